@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Values under a tenant key version. Per-value cost is set-up, not bytes, so a data key is
+ * derived once per process (random 32-bit id, re-derived after PGKMS_DEK_MAX_USES), its GCM
+ * context stays keyed, and nonces come from a batch of RAND_bytes. See docs/format.md.
+ */
+#include <string.h>
+#include <openssl/rand.h>
+
+#include "pgkms/aead.h"
+#include "pgkms/envelope.h"
+#include "pgkms/kdf.h"
+#include "pgkms/secmem.h"
+
+static const char DEK_INFO[] = "pgkms dek v1";
+
+pgkms_code pgkms_crypto_init(pgkms_crypto *c, OSSL_LIB_CTX *libctx, const char *propq,
+                             pgkms_status *st)
+{
+    c->libctx = libctx;
+    c->gcm = EVP_CIPHER_fetch(libctx, "AES-256-GCM", propq);
+    if (c->gcm == NULL)
+        return pgkms_fail(st, PGKMS_E_INTERNAL,
+                          "AES-256-GCM is not available (is the default provider loaded?)");
+    return PGKMS_OK;
+}
+
+void pgkms_crypto_cleanup(pgkms_crypto *c)
+{
+    EVP_CIPHER_free(c->gcm);
+    c->gcm = NULL;
+}
+
+pgkms_code pgkms_dek_derive(OSSL_LIB_CTX *libctx, const pgkms_key_ref *key, const uint8_t *tmk,
+                            uint32_t dek_id, uint8_t dek[PGKMS_TMK_LEN], pgkms_status *st)
+{
+    uint8_t info[sizeof(DEK_INFO) - 1 + PGKMS_KEY_REF_LEN + 8];
+    uint8_t *p = info;
+
+    memcpy(p, DEK_INFO, sizeof(DEK_INFO) - 1);
+    p += sizeof(DEK_INFO) - 1;
+    memcpy(p, key->ref, PGKMS_KEY_REF_LEN);
+    p += PGKMS_KEY_REF_LEN;
+    pgkms_store_be32(p, key->version);
+    pgkms_store_be32(p + 4, dek_id);
+    return pgkms_hkdf_sha256(libctx, tmk, PGKMS_TMK_LEN, info, sizeof(info), dek, PGKMS_TMK_LEN,
+                             st);
+}
+
+/* AAD = header || be32(context length): the context itself is fed as a second AAD part. */
+static void make_aad(uint8_t aad[PGKMS_HEADER_LEN + 4], const uint8_t *header, size_t context_len)
+{
+    memcpy(aad, header, PGKMS_HEADER_LEN);
+    pgkms_store_be32(aad + PGKMS_HEADER_LEN, (uint32_t)context_len);
+}
+
+static void slot_forget(pgkms_dek_slot *slot)
+{
+    EVP_CIPHER_CTX_free(slot->ctx); /* OpenSSL cleanses the key schedule */
+    memset(slot, 0, sizeof(*slot));
+}
+
+static pgkms_code slot_key(const pgkms_crypto *crypto, pgkms_dek_slot *slot,
+                           const pgkms_key_ref *key, const uint8_t *tmk, uint32_t dek_id, int enc,
+                           pgkms_status *st)
+{
+    uint8_t dek[PGKMS_TMK_LEN];
+    pgkms_code rc;
+
+    slot_forget(slot);
+    slot->ctx = EVP_CIPHER_CTX_new();
+    if (slot->ctx == NULL)
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a cipher context");
+    rc = pgkms_dek_derive(crypto->libctx, key, tmk, dek_id, dek, st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_gcm_set_key(slot->ctx, crypto->gcm, enc, dek, st);
+    pgkms_wipe(dek, sizeof(dek));
+    if (rc != PGKMS_OK) {
+        slot_forget(slot);
+        return rc;
+    }
+    slot->key = *key;
+    slot->dek_id = dek_id;
+    slot->in_use = 1;
+    return PGKMS_OK;
+}
+
+static int same_key(const pgkms_key_ref *a, const pgkms_key_ref *b)
+{
+    return a->version == b->version && memcmp(a->ref, b->ref, PGKMS_KEY_REF_LEN) == 0;
+}
+
+void pgkms_sealer_init(pgkms_sealer *s, const pgkms_crypto *crypto)
+{
+    memset(s, 0, sizeof(*s));
+    s->crypto = crypto;
+    s->fork_gen = pgkms_fork_generation();
+    s->nonce_pos = PGKMS_NONCE_BATCH; /* empty: filled on first use */
+}
+
+void pgkms_sealer_cleanup(pgkms_sealer *s)
+{
+    slot_forget(&s->seal);
+    for (int i = 0; i < PGKMS_OPEN_SLOTS; i++)
+        slot_forget(&s->open[i]);
+    s->nonce_pos = PGKMS_NONCE_BATCH;
+}
+
+/* After fork() both processes would draw the same nonces and share a use counter. */
+static void renew_after_fork(pgkms_sealer *s)
+{
+    unsigned gen = pgkms_fork_generation();
+
+    if (gen != s->fork_gen) {
+        slot_forget(&s->seal);
+        s->nonce_pos = PGKMS_NONCE_BATCH;
+        s->fork_gen = gen;
+    }
+}
+
+static pgkms_code next_nonce(pgkms_sealer *s, uint8_t nonce[PGKMS_NONCE_LEN], pgkms_status *st)
+{
+    if (s->nonce_pos + PGKMS_NONCE_LEN > PGKMS_NONCE_BATCH) {
+        if (RAND_bytes_ex(s->crypto->libctx, s->nonces, sizeof(s->nonces), 0) <= 0)
+            return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
+        s->nonce_pos = 0;
+    }
+    memcpy(nonce, s->nonces + s->nonce_pos, PGKMS_NONCE_LEN);
+    s->nonce_pos += PGKMS_NONCE_LEN;
+    return PGKMS_OK;
+}
+
+static pgkms_code seal_with(EVP_CIPHER_CTX *ctx, const pgkms_key_ref *key, uint8_t alg,
+                            uint32_t dek_id, const uint8_t *nonce, const uint8_t *context,
+                            size_t context_len, const uint8_t *pt, size_t len, uint8_t *out,
+                            pgkms_status *st)
+{
+    pgkms_envelope env;
+    uint8_t aad[PGKMS_HEADER_LEN + 4];
+
+    if (len > PGKMS_MAX_PLAINTEXT)
+        return pgkms_fail(st, PGKMS_E_LIMIT, "plaintext of %zu bytes exceeds the %zu-byte limit",
+                          len, PGKMS_MAX_PLAINTEXT);
+    if (context_len > PGKMS_MAX_CONTEXT_LEN)
+        return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
+                          "context of %zu bytes exceeds the %d-byte limit", context_len,
+                          PGKMS_MAX_CONTEXT_LEN);
+    env.version = PGKMS_FORMAT_V1;
+    env.alg = alg;
+    memcpy(env.key_ref, key->ref, PGKMS_KEY_REF_LEN);
+    env.key_version = key->version;
+    env.dek_id = dek_id;
+    pgkms_format_write_header(out, &env);
+    memcpy(out + PGKMS_HEADER_LEN, nonce, PGKMS_NONCE_LEN);
+    make_aad(aad, out, context_len);
+    return pgkms_gcm_seal(ctx, nonce, aad, sizeof(aad), context, context_len, pt, len,
+                          out + PGKMS_PREFIX_LEN, out + PGKMS_PREFIX_LEN + len, st);
+}
+
+pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const uint8_t *tmk,
+                             uint8_t alg, const uint8_t *context, size_t context_len,
+                             const uint8_t *pt, size_t len, uint8_t *out, pgkms_status *st)
+{
+    uint8_t nonce[PGKMS_NONCE_LEN];
+    pgkms_code rc;
+
+    renew_after_fork(s);
+    if (!s->seal.in_use || !same_key(&s->seal.key, key) || s->seal.uses >= PGKMS_DEK_MAX_USES) {
+        uint32_t dek_id;
+
+        if (RAND_bytes_ex(s->crypto->libctx, (unsigned char *)&dek_id, sizeof(dek_id), 0) <= 0)
+            return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
+        rc = slot_key(s->crypto, &s->seal, key, tmk, dek_id, 1, st);
+        if (rc != PGKMS_OK)
+            return rc;
+    }
+    rc = next_nonce(s, nonce, st);
+    if (rc != PGKMS_OK)
+        return rc;
+    s->seal.uses++;
+    return seal_with(s->seal.ctx, key, alg, s->seal.dek_id, nonce, context, context_len, pt, len,
+                     out, st);
+}
+
+pgkms_code pgkms_sealer_open(pgkms_sealer *s, const pgkms_envelope *env, const uint8_t *tmk,
+                             const uint8_t *context, size_t context_len, uint8_t *pt,
+                             pgkms_status *st)
+{
+    pgkms_key_ref key;
+    pgkms_dek_slot *slot = NULL;
+    uint8_t aad[PGKMS_HEADER_LEN + 4];
+    pgkms_code rc;
+
+    if (context_len > PGKMS_MAX_CONTEXT_LEN)
+        return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
+                          "context of %zu bytes exceeds the %d-byte limit", context_len,
+                          PGKMS_MAX_CONTEXT_LEN);
+    memcpy(key.ref, env->key_ref, PGKMS_KEY_REF_LEN);
+    key.version = env->key_version;
+    for (int i = 0; i < PGKMS_OPEN_SLOTS; i++) {
+        if (s->open[i].in_use && s->open[i].dek_id == env->dek_id &&
+            same_key(&s->open[i].key, &key)) {
+            slot = &s->open[i];
+            break;
+        }
+    }
+    if (slot == NULL) {
+        /* Round-robin replacement: values of a column come from few writers at a time. */
+        slot = &s->open[s->open_next];
+        s->open_next = (s->open_next + 1) % PGKMS_OPEN_SLOTS;
+        rc = slot_key(s->crypto, slot, &key, tmk, env->dek_id, 0, st);
+        if (rc != PGKMS_OK)
+            return rc;
+    }
+    make_aad(aad, env->header, context_len);
+    return pgkms_gcm_open(slot->ctx, env->nonce, aad, sizeof(aad), context, context_len,
+                          env->ciphertext, env->ciphertext_len, env->tag, pt, st);
+}
+
+pgkms_code pgkms_seal_fixed(const pgkms_crypto *crypto, const pgkms_key_ref *key,
+                            const uint8_t *tmk, uint8_t alg, uint32_t dek_id, const uint8_t *nonce,
+                            const uint8_t *context, size_t context_len, const uint8_t *pt,
+                            size_t len, uint8_t *out, pgkms_status *st)
+{
+    pgkms_dek_slot slot;
+    pgkms_code rc;
+
+    memset(&slot, 0, sizeof(slot));
+    rc = slot_key(crypto, &slot, key, tmk, dek_id, 1, st);
+    if (rc == PGKMS_OK)
+        rc = seal_with(slot.ctx, key, alg, dek_id, nonce, context, context_len, pt, len, out, st);
+    slot_forget(&slot);
+    return rc;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * File root: 32 random bytes as 64 hex characters in a file only its owner can read.
+ * Tenant keys are wrapped with AES-256-GCM under a key derived from it (HKDF), so the root
+ * bytes themselves are never used directly as a cipher key.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/rand.h>
+
+#include "pgkms/aead.h"
+#include "pgkms/codec.h"
+#include "pgkms/format.h"
+#include "pgkms/kdf.h"
+#include "pgkms/root.h"
+#include "pgkms/secmem.h"
+
+#define ROOT_LEN      32
+#define ROOT_HEX_LEN  64
+#define WRAP_VERSION  1
+#define WRAP_OVERHEAD (1 + PGKMS_NONCE_LEN + PGKMS_TAG_LEN)
+
+static const char ID_INFO[] = "pgkms root id v1";
+static const char KEK_INFO[] = "pgkms root wrap v1";
+
+typedef struct file_state {
+    uint8_t kek[ROOT_LEN];
+} file_state;
+
+static pgkms_code file_wrap(pgkms_root *root, const uint8_t *aad, size_t aad_len,
+                            const uint8_t *key, size_t key_len, uint8_t *out, size_t *out_len,
+                            pgkms_status *st)
+{
+    file_state *fs = root->state;
+    EVP_CIPHER *gcm = EVP_CIPHER_fetch(root->libctx, "AES-256-GCM", NULL);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    pgkms_code rc = PGKMS_E_INTERNAL;
+
+    if (key_len + WRAP_OVERHEAD > PGKMS_WRAPPED_MAX) {
+        rc = pgkms_fail(st, PGKMS_E_LIMIT, "key of %zu bytes is too long to wrap", key_len);
+        goto done;
+    }
+    if (gcm == NULL || ctx == NULL) {
+        rc = pgkms_fail(st, PGKMS_E_INTERNAL, "AES-256-GCM is not available");
+        goto done;
+    }
+    out[0] = WRAP_VERSION;
+    if (RAND_bytes_ex(root->libctx, out + 1, PGKMS_NONCE_LEN, 0) <= 0) {
+        rc = pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
+        goto done;
+    }
+    rc = pgkms_gcm_set_key(ctx, gcm, 1, fs->kek, st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_gcm_seal(ctx, out + 1, aad, aad_len, NULL, 0, key, key_len,
+                            out + 1 + PGKMS_NONCE_LEN, out + 1 + PGKMS_NONCE_LEN + key_len, st);
+    if (rc == PGKMS_OK)
+        *out_len = key_len + WRAP_OVERHEAD;
+done:
+    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_free(gcm);
+    return rc;
+}
+
+static pgkms_code file_unwrap(pgkms_root *root, const uint8_t *aad, size_t aad_len,
+                              const uint8_t *in, size_t in_len, uint8_t *key, size_t key_len,
+                              pgkms_status *st)
+{
+    file_state *fs = root->state;
+    EVP_CIPHER *gcm;
+    EVP_CIPHER_CTX *ctx;
+    pgkms_code rc;
+
+    if (in_len != key_len + WRAP_OVERHEAD || in[0] != WRAP_VERSION)
+        return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "wrapped key has %zu bytes, expected %zu",
+                          in_len, key_len + WRAP_OVERHEAD);
+    gcm = EVP_CIPHER_fetch(root->libctx, "AES-256-GCM", NULL);
+    ctx = EVP_CIPHER_CTX_new();
+    if (gcm == NULL || ctx == NULL)
+        rc = pgkms_fail(st, PGKMS_E_INTERNAL, "AES-256-GCM is not available");
+    else
+        rc = pgkms_gcm_set_key(ctx, gcm, 0, fs->kek, st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_gcm_open(ctx, in + 1, aad, aad_len, NULL, 0, in + 1 + PGKMS_NONCE_LEN,
+                            key_len, in + in_len - PGKMS_TAG_LEN, key, st);
+    if (rc == PGKMS_E_AUTH_FAILED)
+        rc = pgkms_fail(st, PGKMS_E_AUTH_FAILED,
+                        "wrapped tenant key does not verify under the root key");
+    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_free(gcm);
+    return rc;
+}
+
+static void file_close(pgkms_root *root)
+{
+    pgkms_secure_free(root->state, sizeof(file_state));
+    root->state = NULL;
+}
+
+static const pgkms_root_ops file_ops = {"file", file_wrap, file_unwrap, file_close};
+
+/* Writes a new root key without ever exposing a partial file: temp file, then link(). */
+static pgkms_code create_root_file(OSSL_LIB_CTX *libctx, const char *path, pgkms_status *st)
+{
+    uint8_t raw[ROOT_LEN];
+    char hex[ROOT_HEX_LEN + 2];
+    char tmp[4096];
+    int fd, ok;
+    pgkms_code rc = PGKMS_OK;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof(tmp))
+        return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT, "root key path is too long");
+    if (RAND_bytes_ex(libctx, raw, sizeof(raw), 256) <= 0)
+        return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
+    pgkms_hex_encode(raw, ROOT_LEN, hex);
+    hex[ROOT_HEX_LEN] = '\n';
+    pgkms_wipe(raw, sizeof(raw));
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        pgkms_wipe(hex, sizeof(hex));
+        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "could not create root key file \"%s\": %s",
+                          tmp, strerror(errno));
+    }
+    ok = write(fd, hex, ROOT_HEX_LEN + 1) == ROOT_HEX_LEN + 1 && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    pgkms_wipe(hex, sizeof(hex));
+    if (!ok)
+        rc = pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "could not write root key file \"%s\": %s",
+                        tmp, strerror(errno));
+    /* link() fails if another process created the root first; then that one is used. */
+    else if (link(tmp, path) != 0 && errno != EEXIST)
+        rc = pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "could not create root key file \"%s\": %s",
+                        path, strerror(errno));
+    unlink(tmp);
+    return rc;
+}
+
+static pgkms_code read_root_file(const char *path, uint8_t root[ROOT_LEN], pgkms_status *st)
+{
+    char buf[ROOT_HEX_LEN + 8];
+    struct stat sb;
+    ssize_t n;
+    size_t len;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    pgkms_code rc;
+
+    if (fd < 0)
+        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "could not open root key file \"%s\": %s",
+                          path, strerror(errno));
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "root key \"%s\" is not a regular file",
+                          path);
+    }
+    if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        close(fd);
+        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
+                          "root key file \"%s\" is accessible by group or others (mode %03o); "
+                          "run chmod 600 on it",
+                          path, (unsigned)(sb.st_mode & 0777));
+    }
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n < 0) {
+        pgkms_wipe(buf, sizeof(buf));
+        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "could not read root key file \"%s\": %s",
+                          path, strerror(errno));
+    }
+    len = (size_t)n;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        len--;
+    rc = pgkms_hex_decode(buf, len, root, ROOT_LEN, NULL);
+    pgkms_wipe(buf, sizeof(buf));
+    if (rc != PGKMS_OK)
+        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
+                          "root key file \"%s\" must hold exactly 64 hex characters "
+                          "(openssl rand -hex 32)",
+                          path);
+    return PGKMS_OK;
+}
+
+pgkms_code pgkms_root_file_open(pgkms_root *root, const char *path, unsigned flags,
+                                pgkms_status *st)
+{
+    uint8_t *secret;
+    uint8_t id[32];
+    pgkms_code rc;
+
+    if (path[0] != '/')
+        return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
+                          "root key file must be an absolute path, not \"%.64s\"", path);
+    if ((flags & PGKMS_ROOT_CREATE) && access(path, F_OK) != 0 && errno == ENOENT) {
+        rc = create_root_file(root->libctx, path, st);
+        if (rc != PGKMS_OK)
+            return rc;
+        root->created = 1;
+    }
+    secret = pgkms_secure_alloc(ROOT_LEN);
+    root->state = pgkms_secure_alloc(sizeof(file_state));
+    if (secret == NULL || root->state == NULL) {
+        pgkms_secure_free(secret, ROOT_LEN);
+        file_close(root);
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for the root key");
+    }
+    rc = read_root_file(path, secret, st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_hmac_sha256(root->libctx, secret, ROOT_LEN, (const uint8_t *)ID_INFO,
+                               sizeof(ID_INFO) - 1, id, st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_hkdf_sha256(root->libctx, secret, ROOT_LEN, (const uint8_t *)KEK_INFO,
+                               sizeof(KEK_INFO) - 1, ((file_state *)root->state)->kek, ROOT_LEN,
+                               st);
+    pgkms_secure_free(secret, ROOT_LEN);
+    if (rc != PGKMS_OK) {
+        file_close(root);
+        return rc;
+    }
+    memcpy(root->id, id, PGKMS_ROOT_ID_LEN);
+    root->ops = &file_ops;
+    return PGKMS_OK;
+}
