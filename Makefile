@@ -5,9 +5,10 @@
 PG_CONFIG ?= pg_config
 CC        ?= gcc
 B         := build
+PGKMS_VERSION := 0.1.0
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
-PIC_FLAGS := -fPIC -fvisibility=hidden -std=gnu11 $(WARN) -Icommon/include -D_GNU_SOURCE
+PIC_FLAGS := -DPGKMS_VERSION=\"$(PGKMS_VERSION)\" -fPIC -fvisibility=hidden -std=gnu11 $(WARN) -Icommon/include -D_GNU_SOURCE
 LIBS      := -lcrypto -ljansson -lpthread
 OSSL_MODULES_DIR := $(shell openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"/\1/p')
 
