@@ -42,10 +42,10 @@ $(B)/provider/pgkms.so: $(B)/provider/pgkms-entry.o $(B)/libpgkms-provider.a $(B
 	    -Wl,--version-script=provider/pgkms.map -Wl,-z,now -Wl,-z,relro $(LIBS)
 
 pgext: $(B)/libpgkms-provider.a $(B)/libpgkms.a
-	$(MAKE) -C pgext PG_CONFIG=$(PG_CONFIG)
+	$(MAKE) -C pgext PG_CONFIG=$(PG_CONFIG) with_llvm=no
 
 install: all
-	$(MAKE) -C pgext PG_CONFIG=$(PG_CONFIG) install
+	$(MAKE) -C pgext PG_CONFIG=$(PG_CONFIG) with_llvm=no install
 	install -m 0755 $(B)/provider/pgkms.so $(DESTDIR)$(OSSL_MODULES_DIR)/pgkms.so
 
 clean:

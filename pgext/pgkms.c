@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* SQL entry points of the pgkms extension and its settings; the work is done by the provider. */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "pgkms/codec.h"
+#include "pgkms_ext.h"
+
+PG_MODULE_MAGIC;
+
+char *pgkms_guc_tenant = NULL;
+char *pgkms_guc_root_key = NULL;
+int pgkms_guc_key_cache_ttl = 300;
+
+static bool check_tenant(char **newval, void **extra, GucSource source)
+{
+    pgkms_status st;
+
+    (void)extra;
+    (void)source;
+    if (*newval == NULL || (*newval)[0] == '\0')
+        return true;
+    if (pgkms_tenant_validate(*newval, &st) != PGKMS_OK) {
+        GUC_check_errdetail("%s", st.detail);
+        return false;
+    }
+    return true;
+}
+
+/* Root or TTL changes apply to keys loaded afterwards: drop what is cached. */
+static void assign_root(const char *newval, void *extra)
+{
+    (void)newval;
+    (void)extra;
+    pgkms_cache_mark_stale();
+}
+
+static void assign_ttl(int newval, void *extra)
+{
+    (void)newval;
+    (void)extra;
+    pgkms_cache_mark_stale();
+}
+
+void _PG_init(void);
+
+void _PG_init(void)
+{
+    DefineCustomStringVariable("kms.tenant", "Tenant on whose behalf kms functions act.",
+                               "Empty means unset: functions then need an explicit tenant.",
+                               &pgkms_guc_tenant, "", PGC_USERSET, 0, check_tenant, NULL, NULL);
+    DefineCustomStringVariable(
+        "kms.root_key", "Root keyring that wraps tenant keys, as a URI (file:/path).",
+        "Empty means the development default $PGDATA/pgkms_root.key, created on first use.",
+        &pgkms_guc_root_key, "", PGC_SUSET, 0, NULL, assign_root, NULL);
+    DefineCustomIntVariable("kms.key_cache_ttl",
+                            "Seconds an unwrapped tenant key is used before it must be "
+                            "unwrapped again through the root.",
+                            NULL, &pgkms_guc_key_cache_ttl, 300, 0, 86400, PGC_SUSET, GUC_UNIT_S,
+                            NULL, assign_ttl, NULL);
+    MarkGUCPrefixReserved("kms");
+}
+
+static const char *acting_tenant(FunctionCallInfo fcinfo, int argno)
+{
+    if (argno >= 0 && PG_NARGS() > argno && !PG_ARGISNULL(argno))
+        return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+    if (pgkms_guc_tenant == NULL || pgkms_guc_tenant[0] == '\0')
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("no tenant given and kms.tenant is not set"),
+                        errhint("SET kms.tenant = '<tenant>' or pass the tenant argument.")));
+    return pgkms_guc_tenant;
+}
+
+static void context_arg(FunctionCallInfo fcinfo, int argno, const char **ctx, size_t *len)
+{
+    *ctx = NULL;
+    *len = 0;
+    if (PG_NARGS() > argno && !PG_ARGISNULL(argno)) {
+        text *t = PG_GETARG_TEXT_PP(argno);
+
+        *ctx = VARDATA_ANY(t);
+        *len = VARSIZE_ANY_EXHDR(t);
+    }
+}
+
+static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len)
+{
+    pgkms_tenant_entry *e;
+    const char *ctx;
+    size_t ctx_len, out_len = len + PGKMS_OVERHEAD;
+    bytea *out;
+
+    if (len > MaxAllocSize - VARHDRSZ - PGKMS_OVERHEAD)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                        errmsg("value of %zu bytes is too large to encrypt", len)));
+    pgkms_cache_flush_if_stale();
+    e = pgkms_cache_tenant(acting_tenant(fcinfo, 1), true);
+    context_arg(fcinfo, 2, &ctx, &ctx_len);
+    if (!pgkms_set_context(e->enc, &e->enc_ctx_set, &e->enc_ctx, &e->enc_ctx_len, ctx, ctx_len))
+        pgkms_ereport_ossl("could not set the encryption context");
+    out = palloc(VARHDRSZ + out_len);
+    if (EVP_PKEY_encrypt(e->enc, (unsigned char *)VARDATA(out), &out_len,
+                         (const unsigned char *)data, len) <= 0)
+        pgkms_ereport_ossl("encryption failed");
+    SET_VARSIZE(out, VARHDRSZ + out_len);
+    PG_RETURN_BYTEA_P(out);
+}
+
+/* SQL: kms.encrypt(plaintext text, tenant text, context text) returns kms.encrypted */
+PG_FUNCTION_INFO_V1(pgkms_encrypt);
+Datum pgkms_encrypt(PG_FUNCTION_ARGS)
+{
+    text *pt;
+
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    pt = PG_GETARG_TEXT_PP(0);
+    return encrypt_bytes(fcinfo, VARDATA_ANY(pt), VARSIZE_ANY_EXHDR(pt));
+}
+
+/* Decrypts argument 0 into a new varlena; checks the acting tenant owns the value. */
+static bytea *decrypt_value(FunctionCallInfo fcinfo)
+{
+    bytea *v = PG_GETARG_BYTEA_PP(0);
+    const uint8_t *data = (const uint8_t *)VARDATA_ANY(v);
+    size_t len = VARSIZE_ANY_EXHDR(v), out_len;
+    pgkms_envelope env;
+    pgkms_status st;
+    pgkms_tenant_entry *e;
+    const char *tenant, *ctx;
+    size_t ctx_len;
+    bytea *out;
+
+    if (pgkms_format_parse(data, len, &env, &st) != PGKMS_OK)
+        pgkms_ereport_status(&st);
+    if (env.alg != PGKMS_ALG_GCM_DATA)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+                        errmsg("value is a wrapped data key, not encrypted data")));
+    tenant = acting_tenant(fcinfo, -1);
+    pgkms_cache_flush_if_stale();
+    e = pgkms_cache_tenant_of_ref(env.key_ref);
+    if (e == NULL) {
+        char ref[2 * PGKMS_KEY_REF_LEN + 1];
+
+        pgkms_hex_encode(env.key_ref, PGKMS_KEY_REF_LEN, ref);
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("the key of this value does not exist (key reference %s)", ref),
+                        errhint("Values survive only with the kms.keys they were encrypted "
+                                "under; restore them from the same backup.")));
+    }
+    if (strcmp(e->tenant, tenant) != 0)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied to decrypt a value of another tenant"),
+                        errdetail("The acting tenant is \"%s\".", tenant)));
+    context_arg(fcinfo, 1, &ctx, &ctx_len);
+    if (!pgkms_set_context(e->dec, &e->dec_ctx_set, &e->dec_ctx, &e->dec_ctx_len, ctx, ctx_len))
+        pgkms_ereport_ossl("could not set the decryption context");
+    out_len = env.ciphertext_len;
+    out = palloc(VARHDRSZ + out_len + 1);
+    if (EVP_PKEY_decrypt(e->dec, (unsigned char *)VARDATA(out), &out_len, data, len) <= 0)
+        pgkms_ereport_ossl("decryption failed");
+    SET_VARSIZE(out, VARHDRSZ + out_len);
+    return out;
+}
+
+/* SQL: kms.decrypt(value kms.encrypted, context text) returns text */
+PG_FUNCTION_INFO_V1(pgkms_decrypt);
+Datum pgkms_decrypt(PG_FUNCTION_ARGS)
+{
+    bytea *out;
+
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    out = decrypt_value(fcinfo);
+    /* Bytes encrypted from bytea need not be text in this database's encoding. */
+    if (!pg_verify_mbstr(GetDatabaseEncoding(), VARDATA(out), VARSIZE(out) - VARHDRSZ, true))
+        ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+                        errmsg("decrypted value is not valid %s text",
+                               GetDatabaseEncodingName()),
+                        errhint("Use kms.decrypt_bytea() for binary values.")));
+    PG_RETURN_TEXT_P(out);
+}
+
+/* SQL: kms.decrypt_bytea(value kms.encrypted, context text) returns bytea */
+PG_FUNCTION_INFO_V1(pgkms_decrypt_bytea);
+Datum pgkms_decrypt_bytea(PG_FUNCTION_ARGS)
+{
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    PG_RETURN_BYTEA_P(decrypt_value(fcinfo));
+}
+
+/* SQL: kms.export_keyring(tenant text) returns bytea */
+PG_FUNCTION_INFO_V1(pgkms_export_keyring);
+Datum pgkms_export_keyring(PG_FUNCTION_ARGS)
+{
+    pgkms_keyring kr;
+    pgkms_status st;
+    char *json = NULL;
+    bytea *out;
+    size_t len;
+
+    if (PG_ARGISNULL(0)) {
+        pgkms_keys_load_all(&kr);
+    } else {
+        char *tenant = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+        if (pgkms_tenant_validate(tenant, &st) != PGKMS_OK)
+            pgkms_ereport_status(&st);
+        pgkms_keys_load(tenant, &kr);
+        if (kr.nkeys == 0)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                            errmsg("tenant \"%s\" has no keys", tenant)));
+    }
+    if (pgkms_keyring_serialize(&kr, &json, &st) != PGKMS_OK) {
+        pgkms_keyring_free(&kr);
+        pgkms_ereport_status(&st);
+    }
+    pgkms_keyring_free(&kr);
+    len = strlen(json);
+    out = palloc(VARHDRSZ + len + 1);
+    memcpy(VARDATA(out), json, len);
+    VARDATA(out)[len] = '\n';
+    SET_VARSIZE(out, VARHDRSZ + len + 1);
+    free(json);
+    PG_RETURN_BYTEA_P(out);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Extension-internal API: GUCs, the per-backend key cache, error translation. */
+#ifndef PGKMS_EXT_H
+#define PGKMS_EXT_H
+
+#include "postgres.h"
+
+#include <openssl/evp.h>
+
+#include "pgkms/format.h"
+#include "pgkms/keyring_file.h"
+
+/* GUCs (pgkms.c). */
+extern char *pgkms_guc_tenant;
+extern char *pgkms_guc_root_key;
+extern int pgkms_guc_key_cache_ttl;
+
+/* One tenant's keys as loaded into the provider, with contexts reused for every value. */
+typedef struct pgkms_tenant_entry {
+    char tenant[PGKMS_TENANT_MAX + 1]; /* hash key */
+    EVP_PKEY *pkey;                    /* NULL until loaded */
+    EVP_PKEY_CTX *enc;
+    EVP_PKEY_CTX *dec;
+    /* Context last set on enc/dec, so unchanged contexts cost nothing per row. */
+    int enc_ctx_set, dec_ctx_set;
+    size_t enc_ctx_len, dec_ctx_len;
+    char *enc_ctx, *dec_ctx; /* malloc'ed copies */
+} pgkms_tenant_entry;
+
+/* pgkms_cache.c */
+pgkms_tenant_entry *pgkms_cache_tenant(const char *tenant, bool create_default);
+/* Tenant owning a key reference; NULL if no such key. */
+pgkms_tenant_entry *pgkms_cache_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
+void pgkms_cache_flush_if_stale(void);
+void pgkms_cache_mark_stale(void);
+int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_len,
+                      const char *context, size_t context_len);
+
+/* pgkms_keys.c: tenant key records in kms tables (wrapped material only). */
+void pgkms_keys_load(const char *tenant, pgkms_keyring *out);
+const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
+void pgkms_keys_insert(const pgkms_key_record *rec);
+void pgkms_keys_load_all(pgkms_keyring *out);
+char *pgkms_root_uri(bool *is_default);
+
+/* pgkms_ossl.c: the provider in a private library context. */
+OSSL_LIB_CTX *pgkms_libctx(void);
+/* Raises the pending provider error (or code/detail) as an ereport(ERROR) with our SQLSTATE. */
+void pgkms_ereport_ossl(const char *what) pg_attribute_noreturn();
+void pgkms_ereport_status(const pgkms_status *st) pg_attribute_noreturn();
+int pgkms_sqlstate(pgkms_code code);
+
+#endif

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Tenant key records in kms.keys / kms.key_versions, read and written through SPI as the
+ * owner of schema kms (callers need no privileges on the tables). Only cache misses, key
+ * creation and exports come here, never a per-row path. Every name and operator is
+ * schema-qualified because these queries run with the owner's rights.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "access/htup_details.h"
+
+#include "pgkms_ext.h"
+
+#define RECORD_QUERY                                                                            \
+    "SELECT k.key_id, k.tenant, k.alias, k.is_default, k.state,"    \
+    " k.current_version,"                                                                     \
+    " pg_catalog.to_char(k.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"       \
+    " v.version, v.keyring, v.root_id, v.wrapped,"                                             \
+    " pg_catalog.to_char(v.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"        \
+    " FROM kms.keys k JOIN kms.key_versions v ON v.key_id OPERATOR(pg_catalog.=) k.key_id"
+
+/*
+ * Queries run with read_only = false: a fresh snapshot after a command counter increment, so
+ * a key created earlier in the same call or transaction is seen.
+ */
+typedef struct owner_ctx {
+    Oid save_user;
+    int save_sec;
+} owner_ctx;
+
+static Oid kms_owner(void)
+{
+    Oid nsp = get_namespace_oid("kms", false);
+    HeapTuple tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+    Oid owner;
+
+    if (!HeapTupleIsValid(tup))
+        elog(ERROR, "cache lookup failed for schema kms");
+    owner = ((Form_pg_namespace)GETSTRUCT(tup))->nspowner;
+    ReleaseSysCache(tup);
+    return owner;
+}
+
+static void as_owner(owner_ctx *o)
+{
+    GetUserIdAndSecContext(&o->save_user, &o->save_sec);
+    SetUserIdAndSecContext(kms_owner(), o->save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                            SECURITY_RESTRICTED_OPERATION);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+}
+
+static void as_caller(owner_ctx *o)
+{
+    SPI_finish();
+    SetUserIdAndSecContext(o->save_user, o->save_sec);
+}
+
+static char *dup_value(HeapTuple row, TupleDesc desc, int col)
+{
+    char *v = SPI_getvalue(row, desc, col);
+    char *copy = v ? strdup(v) : NULL;
+
+    if (v != NULL && copy == NULL)
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    return copy;
+}
+
+static bytea *get_bytea(HeapTuple row, TupleDesc desc, int col)
+{
+    bool isnull;
+    Datum d = SPI_getbinval(row, desc, col, &isnull);
+
+    return isnull ? NULL : DatumGetByteaPP(d);
+}
+
+/* Rows are ordered by key, then version: consecutive rows of one key form one record. */
+static void rows_to_keyring(pgkms_keyring *out)
+{
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    pgkms_key_record *cur = NULL;
+    pgkms_status st;
+
+    memset(out, 0, sizeof(*out));
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        HeapTuple row = SPI_tuptable->vals[i];
+        char *kid = SPI_getvalue(row, desc, 1);
+        uint8_t id[PGKMS_UUID_LEN];
+        pgkms_key_version *v;
+        bytea *root_id, *wrapped;
+
+        if (pgkms_uuid_parse(kid, id, &st) != PGKMS_OK)
+            pgkms_ereport_status(&st);
+        if (cur == NULL || memcmp(cur->key_id, id, PGKMS_UUID_LEN) != 0) {
+            pgkms_key_record rec;
+
+            memset(&rec, 0, sizeof(rec));
+            memcpy(rec.key_id, id, PGKMS_UUID_LEN);
+            rec.tenant = dup_value(row, desc, 2);
+            rec.alias = dup_value(row, desc, 3);
+            rec.is_default = strcmp(SPI_getvalue(row, desc, 4), "t") == 0;
+            rec.state = dup_value(row, desc, 5);
+            rec.current_version = (uint32_t)pg_strtoint32(SPI_getvalue(row, desc, 6));
+            rec.created = dup_value(row, desc, 7);
+            if (pgkms_keyring_add(out, &rec, &st) != PGKMS_OK)
+                pgkms_ereport_status(&st);
+            cur = &out->keys[out->nkeys - 1];
+        }
+        v = realloc(cur->versions, (cur->nversions + 1) * sizeof(*v));
+        if (v == NULL)
+            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+        cur->versions = v;
+        v = &cur->versions[cur->nversions++];
+        memset(v, 0, sizeof(*v));
+        v->version = (uint32_t)pg_strtoint32(SPI_getvalue(row, desc, 8));
+        v->keyring = dup_value(row, desc, 9);
+        v->created = dup_value(row, desc, 12);
+        root_id = get_bytea(row, desc, 10);
+        wrapped = get_bytea(row, desc, 11);
+        if (root_id == NULL || VARSIZE_ANY_EXHDR(root_id) != PGKMS_ROOT_ID_LEN ||
+            wrapped == NULL || VARSIZE_ANY_EXHDR(wrapped) == 0)
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                            errmsg("key %s version %u has a malformed record", kid, v->version)));
+        memcpy(v->root_id, VARDATA_ANY(root_id), PGKMS_ROOT_ID_LEN);
+        v->wrapped_len = VARSIZE_ANY_EXHDR(wrapped);
+        v->wrapped = malloc(v->wrapped_len);
+        if (v->wrapped == NULL)
+            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+        memcpy(v->wrapped, VARDATA_ANY(wrapped), v->wrapped_len);
+    }
+}
+
+void pgkms_keys_load(const char *tenant, pgkms_keyring *out)
+{
+    owner_ctx o;
+    Oid types[1] = {TEXTOID};
+    Datum values[1] = {CStringGetTextDatum(tenant)};
+
+    as_owner(&o);
+    if (SPI_execute_with_args(RECORD_QUERY " WHERE k.tenant OPERATOR(pg_catalog.=) $1"
+                                           " ORDER BY k.key_id, v.version",
+                              1, types, values, NULL, false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "could not read the keys of tenant \"%s\"", tenant);
+    rows_to_keyring(out);
+    as_caller(&o);
+}
+
+void pgkms_keys_load_all(pgkms_keyring *out)
+{
+    owner_ctx o;
+
+    as_owner(&o);
+    if (SPI_execute(RECORD_QUERY " ORDER BY k.tenant, k.key_id, v.version", false, 0) !=
+        SPI_OK_SELECT)
+        elog(ERROR, "could not read the tenant keys");
+    rows_to_keyring(out);
+    as_caller(&o);
+}
+
+const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN])
+{
+    owner_ctx o;
+    Oid types[1] = {BYTEAOID};
+    bytea *b = palloc(VARHDRSZ + PGKMS_KEY_REF_LEN);
+    Datum values[1];
+    const char *tenant = NULL;
+
+    SET_VARSIZE(b, VARHDRSZ + PGKMS_KEY_REF_LEN);
+    memcpy(VARDATA(b), ref, PGKMS_KEY_REF_LEN);
+    values[0] = PointerGetDatum(b);
+    as_owner(&o);
+    if (SPI_execute_with_args("SELECT tenant FROM kms.keys WHERE key_ref OPERATOR(pg_catalog.=) $1",
+                              1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+        elog(ERROR, "could not look up a key reference");
+    if (SPI_processed == 1) {
+        char *t = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+        tenant = MemoryContextStrdup(TopTransactionContext, t);
+    }
+    as_caller(&o);
+    return tenant;
+}
+
+void pgkms_keys_insert(const pgkms_key_record *rec)
+{
+    owner_ctx o;
+    char kid[PGKMS_UUID_STR_LEN + 1];
+    Oid ktypes[5] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT4OID};
+    Datum kvals[5];
+    char knulls[5] = {' ', ' ', rec->alias ? ' ' : 'n', ' ', ' '};
+
+    pgkms_uuid_format(rec->key_id, kid);
+    kvals[0] = CStringGetTextDatum(kid);
+    kvals[1] = CStringGetTextDatum(rec->tenant);
+    kvals[2] = rec->alias ? CStringGetTextDatum(rec->alias) : (Datum)0;
+    kvals[3] = BoolGetDatum(rec->is_default);
+    kvals[4] = Int32GetDatum((int32)rec->current_version);
+    as_owner(&o);
+    /* A concurrent first use may have created the tenant's default key: keep that one. */
+    if (SPI_execute_with_args("INSERT INTO kms.keys (key_id, tenant, alias, is_default, "
+                              "current_version) VALUES ($1::pg_catalog.uuid, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                              5, ktypes, kvals, knulls, false, 0) != SPI_OK_INSERT)
+        elog(ERROR, "could not store a tenant key");
+    if (SPI_processed == 1) {
+        for (size_t i = 0; i < rec->nversions; i++) {
+            const pgkms_key_version *v = &rec->versions[i];
+            Oid vtypes[5] = {TEXTOID, INT4OID, TEXTOID, BYTEAOID, BYTEAOID};
+            Datum vvals[5];
+            bytea *root_id = palloc(VARHDRSZ + PGKMS_ROOT_ID_LEN);
+            bytea *wrapped = palloc(VARHDRSZ + v->wrapped_len);
+
+            SET_VARSIZE(root_id, VARHDRSZ + PGKMS_ROOT_ID_LEN);
+            memcpy(VARDATA(root_id), v->root_id, PGKMS_ROOT_ID_LEN);
+            SET_VARSIZE(wrapped, VARHDRSZ + v->wrapped_len);
+            memcpy(VARDATA(wrapped), v->wrapped, v->wrapped_len);
+            vvals[0] = kvals[0];
+            vvals[1] = Int32GetDatum((int32)v->version);
+            vvals[2] = CStringGetTextDatum(v->keyring);
+            vvals[3] = PointerGetDatum(root_id);
+            vvals[4] = PointerGetDatum(wrapped);
+            if (SPI_execute_with_args("INSERT INTO kms.key_versions (key_id, version, keyring, "
+                                      "root_id, wrapped) VALUES "
+                                      "($1::pg_catalog.uuid, $2, $3, $4, $5)",
+                                      5, vtypes, vvals, NULL, false, 0) != SPI_OK_INSERT)
+                elog(ERROR, "could not store a tenant key version");
+        }
+    }
+    as_caller(&o);
+}
+
+char *pgkms_root_uri(bool *is_default)
+{
+    *is_default = pgkms_guc_root_key == NULL || pgkms_guc_root_key[0] == '\0';
+    if (!*is_default)
+        return pgkms_guc_root_key;
+    return psprintf("file:%s/pgkms_root.key", DataDir);
+}

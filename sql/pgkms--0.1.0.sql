@@ -1,0 +1,84 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- pgkms 0.1.0: tenant key records, the kms.encrypted type, encrypt/decrypt, keyring export.
+\echo Use "CREATE EXTENSION pgkms" to load this file. \quit
+
+-- Tenant master keys, stored only wrapped under the root keyring. Dumped with the
+-- database (pg_extension_config_dump) so pg_dump/pg_restore keep every key.
+CREATE TABLE kms.keys (
+    key_id          uuid PRIMARY KEY,
+    -- The 8 bytes that values carry to name their key (docs/format.md).
+    key_ref         bytea GENERATED ALWAYS AS (substring(uuid_send(key_id) FROM 1 FOR 8)) STORED
+                    UNIQUE,
+    tenant          text NOT NULL CHECK (tenant ~ '^[A-Za-z0-9_.@:-]{1,128}$'),
+    alias           text,
+    is_default      boolean NOT NULL DEFAULT false,
+    state           text NOT NULL DEFAULT 'Enabled'
+                    CHECK (state IN ('Enabled', 'Disabled', 'PendingDeletion', 'PendingImport',
+                                     'Destroyed')),
+    current_version integer NOT NULL DEFAULT 1 CHECK (current_version >= 1),
+    origin          text NOT NULL DEFAULT 'pgkms',
+    created         timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX keys_one_default_per_tenant ON kms.keys (tenant) WHERE is_default;
+CREATE UNIQUE INDEX keys_alias_per_tenant ON kms.keys (tenant, alias) WHERE alias IS NOT NULL;
+
+CREATE TABLE kms.key_versions (
+    key_id   uuid NOT NULL REFERENCES kms.keys ON DELETE CASCADE,
+    version  integer NOT NULL CHECK (version >= 1),
+    keyring  text NOT NULL,                       -- kind of root that wraps it: 'file', ...
+    root_id  bytea NOT NULL CHECK (length(root_id) = 8),
+    wrapped  bytea NOT NULL,
+    created  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (key_id, version)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('kms.keys', '');
+SELECT pg_catalog.pg_extension_config_dump('kms.key_versions', '');
+REVOKE ALL ON kms.keys, kms.key_versions FROM PUBLIC;
+
+-- Every change reaches the key cache of every session at commit (and hot standbys on replay).
+CREATE FUNCTION kms._keys_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pgkms_keys_changed' LANGUAGE C;
+CREATE TRIGGER keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON kms.keys
+    FOR EACH STATEMENT EXECUTE FUNCTION kms._keys_changed();
+CREATE TRIGGER key_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON kms.key_versions FOR EACH STATEMENT EXECUTE FUNCTION kms._keys_changed();
+REVOKE ALL ON FUNCTION kms._keys_changed() FROM PUBLIC;
+
+-- The ciphertext type: the value format of docs/format.md; text form is base64.
+CREATE TYPE kms.encrypted;
+CREATE FUNCTION kms.encrypted_in(cstring) RETURNS kms.encrypted
+    AS 'MODULE_PATHNAME', 'pgkms_encrypted_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.encrypted_out(kms.encrypted) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'pgkms_encrypted_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.encrypted_recv(internal) RETURNS kms.encrypted
+    AS 'MODULE_PATHNAME', 'pgkms_encrypted_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.encrypted_send(kms.encrypted) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'pgkms_encrypted_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE kms.encrypted (
+    INPUT = kms.encrypted_in,
+    OUTPUT = kms.encrypted_out,
+    RECEIVE = kms.encrypted_recv,
+    SEND = kms.encrypted_send,
+    INTERNALLENGTH = VARIABLE,
+    STORAGE = external       -- ciphertext does not compress: do not try
+);
+COMMENT ON TYPE kms.encrypted IS 'pgkms ciphertext (AES-256-GCM envelope under a tenant key)';
+CREATE CAST (kms.encrypted AS bytea) WITHOUT FUNCTION;
+CREATE CAST (bytea AS kms.encrypted) WITHOUT FUNCTION;
+
+CREATE FUNCTION kms.encrypt(plaintext text, tenant text DEFAULT NULL, context text DEFAULT NULL)
+    RETURNS kms.encrypted
+    AS 'MODULE_PATHNAME', 'pgkms_encrypt' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION kms.encrypt(plaintext bytea, tenant text DEFAULT NULL, context text DEFAULT NULL)
+    RETURNS kms.encrypted
+    AS 'MODULE_PATHNAME', 'pgkms_encrypt' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION kms.decrypt(value kms.encrypted, context text DEFAULT NULL) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_decrypt' LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION kms.decrypt_bytea(value kms.encrypted, context text DEFAULT NULL) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'pgkms_decrypt_bytea' LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+-- Wrapped material only; still, which tenants exist is for administrators.
+CREATE FUNCTION kms.export_keyring(tenant text DEFAULT NULL) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'pgkms_export_keyring' LANGUAGE C STABLE PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION kms.export_keyring(text) FROM PUBLIC;
