@@ -17,6 +17,7 @@ typedef struct store_ctx {
     char key[128];
     uint32_t version;
     int done;
+    int failed; /* a failed load is reported once before EOF, so storeutl exits non-zero */
 } store_ctx;
 
 /* Splits "tenant=a;key=b;version=3"; unknown or repeated attributes are refused. */
@@ -153,7 +154,10 @@ static int st_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
 
     (void)pw_cb;
     (void)pw_cbarg;
-    s->done = 1;
+    if (s->failed) {
+        s->done = 1;
+        return 0;
+    }
     rc = load_keyring(s, &kr, &st);
     if (rc == PGKMS_OK && (key = pgkms_prov_key_new(s->provctx)) == NULL)
         rc = pgkms_fail(&st, PGKMS_E_NO_MEMORY, "out of memory");
@@ -171,6 +175,7 @@ static int st_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
     pgkms_keyring_free(&kr);
     if (rc != PGKMS_OK) {
         pgkms_prov_raise(s->provctx, &st);
+        s->failed = 1;
     } else {
         int type = OSSL_OBJECT_PKEY;
         OSSL_PARAM params[4];
@@ -182,6 +187,7 @@ static int st_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
                                                       sizeof(key));
         params[3] = OSSL_PARAM_construct_end();
         ok = object_cb(params, object_cbarg);
+        s->done = 1;
     }
     pgkms_prov_key_free(key); /* KEYMGMT load took its own reference */
     return ok;

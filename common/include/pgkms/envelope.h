@@ -42,7 +42,12 @@ typedef struct pgkms_dek_slot {
     EVP_CIPHER_CTX *ctx;
 } pgkms_dek_slot;
 
-/* Per-user state (one per EVP_PKEY_CTX, one per backend); not shared between threads. */
+/*
+ * Per-user state (one per EVP_PKEY_CTX, one per backend); not shared between threads.
+ * Keyed data keys are cached by (key reference, version, data key id): a key reference and
+ * version always name the same tenant key material (key ids are unique per keyring, and
+ * versions are never re-keyed), so the tmk passed with a cached triple is not re-checked.
+ */
 typedef struct pgkms_sealer {
     const pgkms_crypto *crypto;
     unsigned fork_gen;

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs what building, the demo and the tests need on Debian 12 (apt-get only).
+set -euo pipefail
+
+pkgs=(build-essential make pkg-config postgresql-15 postgresql-server-dev-15 postgresql-contrib
+      libssl-dev libcurl4-openssl-dev libjansson-dev openssl python3 python3-cryptography
+      clang libclang-rt-14-dev xxd)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared by the shell suites: strict mode, the openssl wrapper, assertions, temp dirs.
+set -euo pipefail
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${OPENSSL_MODULES:=$ROOT_DIR/build/provider}"
+export OPENSSL_MODULES
+P="-provider pgkms -provider default"
+T=$(mktemp -d "${PGKMS_TEST_TMP:-/tmp}/t.XXXXXX")
+chmod 755 "$T"
+trap 'rm -rf "$T"' EXIT
+
+# Every openssl call runs under $CHECKER when set (e.g. "valgrind --error-exitcode=99 -q").
+ossl() { ${CHECKER:-} openssl "$@"; }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+# expect_fail "what" "pattern in stderr" cmd...: the command must fail and say pattern.
+expect_fail() {
+    local what=$1 pattern=$2
+    shift 2
+    if "$@" >"$T/out" 2>"$T/err"; then fail "$what: succeeded"; fi
+    grep -q -- "$pattern" "$T/err" || { cat "$T/err" >&2; fail "$what: no \"$pattern\" in error"; }
+    ok "$what"
+}
+# A root key and keyring for the CLI, in the test's temp dir.
+new_cli_env() {
+    openssl rand -hex 32 >"$T/root.key"
+    chmod 600 "$T/root.key"
+    export PGKMS_ROOT_KEY="file:$T/root.key" PGKMS_KEYRING="$T/keyring.json"
+}
+# SQL helpers for suites that run against the test cluster (run-all.sh exports PG*).
+need_cluster() { [ -n "${PGHOST:-}" ] || { echo "no test cluster (run through test/run-all.sh)"; exit 77; }; }
+sql() { psql -XAtq -v ON_ERROR_STOP=1 "$@"; }

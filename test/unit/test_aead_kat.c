@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* AES-256-GCM known answers (NIST CAVP, Wycheproof) through common/aead.c. */
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+
+#include "pgkms/aead.h"
+#include "harness.h"
+
+static int run_file(const char *name, int *valid, int *invalid)
+{
+    char path[512], line[1 << 16], buf[1 << 15];
+    FILE *f;
+    EVP_CIPHER *gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/%s", t_vectors_dir, name);
+    f = fopen(path, "r");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        size_t klen, ivlen, aadlen, ptlen, ctlen, taglen;
+        uint8_t *key, *iv, *aad, *pt, *ct, *tag, *out;
+        int expect_valid;
+        pgkms_code rc;
+
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        key = t_unhex(t_field(line, "key", buf, sizeof(buf)), &klen);
+        iv = t_unhex(t_field(line, "iv", buf, sizeof(buf)), &ivlen);
+        aad = t_unhex(t_field(line, "aad", buf, sizeof(buf)), &aadlen);
+        pt = t_unhex(t_field(line, "pt", buf, sizeof(buf)), &ptlen);
+        ct = t_unhex(t_field(line, "ct", buf, sizeof(buf)), &ctlen);
+        tag = t_unhex(t_field(line, "tag", buf, sizeof(buf)), &taglen);
+        expect_valid = strcmp(t_field(line, "result", buf, sizeof(buf)), "valid") == 0;
+        CHECK_MSG(key && iv && aad && pt && ct && tag && klen == 32 && ivlen == 12 &&
+                      taglen == 16,
+                  "malformed vector: %.80s", line);
+        if (!(key && iv && aad && pt && ct && tag))
+            continue;
+        out = malloc(ctlen + ptlen + 1);
+        rc = pgkms_gcm_set_key(ctx, gcm, 0, key, NULL);
+        CHECK(rc == PGKMS_OK);
+        rc = pgkms_gcm_open(ctx, iv, aad, aadlen, NULL, 0, ct, ctlen, tag, out, NULL);
+        if (expect_valid) {
+            CHECK_MSG(rc == PGKMS_OK && ctlen == ptlen && memcmp(out, pt, ptlen) == 0,
+                      "open %s", t_field(line, "id", buf, sizeof(buf)));
+            /* Sealing the plaintext must give the same ciphertext and tag. */
+            uint8_t t2[16];
+
+            CHECK(pgkms_gcm_set_key(ctx, gcm, 1, key, NULL) == PGKMS_OK);
+            CHECK(pgkms_gcm_seal(ctx, iv, aad, aadlen, NULL, 0, pt, ptlen, out, t2, NULL) ==
+                  PGKMS_OK);
+            CHECK_MSG(memcmp(out, ct, ctlen) == 0 && memcmp(t2, tag, 16) == 0, "seal %s",
+                      t_field(line, "id", buf, sizeof(buf)));
+            (*valid)++;
+        } else {
+            int zero = 1;
+
+            for (size_t i = 0; i < ctlen; i++)
+                zero &= out[i] == 0;
+            CHECK_MSG(rc == PGKMS_E_AUTH_FAILED && zero, "invalid vector accepted: %s",
+                      t_field(line, "id", buf, sizeof(buf)));
+            (*invalid)++;
+        }
+        n++;
+        free(key), free(iv), free(aad), free(pt), free(ct), free(tag), free(out);
+    }
+    if (f != NULL)
+        fclose(f);
+    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_free(gcm);
+    return n;
+}
+
+void test_aead_kat(void)
+{
+    int valid = 0, invalid = 0;
+    int nist = run_file("aes256gcm_nist.txt", &valid, &invalid);
+    int wp = run_file("aes256gcm_wycheproof.txt", &valid, &invalid);
+
+    CHECK_MSG(nist >= 10 && wp >= 50, "too few vectors: nist %d wycheproof %d", nist, wp);
+    CHECK(valid > 0 && invalid > 0);
+    fprintf(stderr, "  aead: %d NIST + %d Wycheproof vectors (%d valid, %d invalid)\n", nist,
+            wp, valid, invalid);
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Roots, tenant keys, keyring files and the TTL rules of keysets. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pgkms/keyset.h"
+#include "pgkms/secmem.h"
+#include "harness.h"
+
+static char tmpdir[] = "/tmp/pgkms-unit.XXXXXX";
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+    CHECK(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    chmod(path, mode);
+}
+
+static void check_root_file(void)
+{
+    char path[256], uri[300];
+    pgkms_root *root = NULL;
+    pgkms_status st;
+    struct stat sb;
+
+    snprintf(path, sizeof(path), "%s/root.key", tmpdir);
+    snprintf(uri, sizeof(uri), "file:%s", path);
+    CHECK(pgkms_root_open(NULL, uri, 0, &root, &st) == PGKMS_E_ROOT_UNAVAILABLE); /* missing */
+    CHECK(pgkms_root_open(NULL, uri, PGKMS_ROOT_CREATE, &root, &st) == PGKMS_OK && root->created);
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600 && sb.st_size == 65);
+    pgkms_root_close(root);
+    chmod(path, 0640);
+    CHECK(pgkms_root_open(NULL, uri, 0, &root, &st) == PGKMS_E_ROOT_UNAVAILABLE &&
+          strstr(st.detail, "chmod 600") != NULL);
+    write_file(path, "00112233\n", 0600);
+    CHECK(pgkms_root_open(NULL, uri, 0, &root, &st) == PGKMS_E_ROOT_UNAVAILABLE &&
+          strstr(st.detail, "64 hex") != NULL);
+    write_file(path, "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 0600);
+    CHECK(pgkms_root_open(NULL, uri, 0, &root, &st) == PGKMS_E_ROOT_UNAVAILABLE);
+    CHECK(pgkms_root_open(NULL, "relative/root.key", 0, &root, &st) != PGKMS_OK);
+    CHECK(pgkms_root_open(NULL, "pkcs11:token=x", 0, &root, &st) == PGKMS_E_INVALID_ARGUMENT);
+    CHECK(pgkms_root_open(NULL, "", 0, &root, &st) == PGKMS_E_ROOT_UNAVAILABLE);
+}
+
+/* The vector keyring (wrapped by Python) unwraps to the vector tenant key. */
+static void check_vector_keyring(pgkms_root **root_out)
+{
+    char path[512], uri[600];
+    pgkms_keyring kr;
+    pgkms_status st;
+    uint8_t tmk[32];
+    static const char root_hex[] =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+
+    snprintf(path, sizeof(path), "%s/vector-root.key", tmpdir);
+    write_file(path, root_hex, 0600);
+    snprintf(uri, sizeof(uri), "file:%s", path);
+    CHECK(pgkms_root_open(NULL, uri, 0, root_out, &st) == PGKMS_OK);
+    snprintf(path, sizeof(path), "%s/format_keyring.json", t_vectors_dir);
+    CHECK_MSG(pgkms_keyring_load(path, &kr, &st) == PGKMS_OK && kr.nkeys == 1, "%s", st.detail);
+    if (kr.nkeys != 1 || *root_out == NULL)
+        return;
+    CHECK(pgkms_tenant_key_unwrap(*root_out, &kr.keys[0], &kr.keys[0].versions[0], tmk, &st) ==
+          PGKMS_OK);
+    for (int i = 0; i < 32; i++)
+        CHECK(tmk[i] == 0x40 + i);
+    /* The wrapping is bound to the tenant: renaming it breaks the unwrap. */
+    free(kr.keys[0].tenant);
+    kr.keys[0].tenant = strdup("globex");
+    CHECK(pgkms_tenant_key_unwrap(*root_out, &kr.keys[0], &kr.keys[0].versions[0], tmk, &st) ==
+          PGKMS_E_AUTH_FAILED);
+    /* A record wrapped under another root says so instead of failing obscurely. */
+    kr.keys[0].versions[0].root_id[0] ^= 1;
+    CHECK(pgkms_tenant_key_unwrap(*root_out, &kr.keys[0], &kr.keys[0].versions[0], tmk, &st) ==
+              PGKMS_E_ROOT_UNAVAILABLE &&
+          strstr(st.detail, "wrapped under root key") != NULL);
+    pgkms_keyring_free(&kr);
+}
+
+static void check_keyring_parse(pgkms_root *root)
+{
+    static const char *bad[] = {
+        "", "[]", "{}", "{\"format\":\"pgkms-keyring\",\"version\":2,\"keys\":[]}",
+        "{\"format\":\"pgkms-keyring\",\"version\":1,\"keys\":[{}]}",
+        "{\"format\":\"pgkms-keyring\",\"version\":1,\"keys\":[],\"keys\":[]}",
+        "{\"format\":\"pgkms-keyring\",\"version\":1,\"keys\":[{\"tenant\":\"a b\"}]}",
+    };
+    pgkms_keyring kr = {0, NULL}, back;
+    pgkms_key_record rec;
+    pgkms_status st;
+    char *json = NULL;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_MSG(pgkms_keyring_parse(bad[i], strlen(bad[i]), &back, &st) == PGKMS_E_BAD_FORMAT,
+                  "accepted keyring %zu", i);
+    /* Round trip: create, serialize, parse, unwrap. */
+    CHECK(pgkms_tenant_key_create(root, "tenant-1", 1, &rec, &st) == PGKMS_OK);
+    CHECK((rec.key_id[6] & 0xF0) == 0x40);
+    CHECK(pgkms_keyring_add(&kr, &rec, &st) == PGKMS_OK);
+    CHECK(pgkms_keyring_serialize(&kr, &json, &st) == PGKMS_OK);
+    CHECK(json != NULL && pgkms_keyring_parse(json, strlen(json), &back, &st) == PGKMS_OK &&
+          back.nkeys == 1 && strcmp(back.keys[0].tenant, "tenant-1") == 0 &&
+          back.keys[0].versions[0].wrapped_len == kr.keys[0].versions[0].wrapped_len);
+    CHECK(pgkms_keyring_find_default(&back, "tenant-1") != NULL);
+    CHECK(pgkms_keyring_find_default(&back, "tenant-2") == NULL);
+    CHECK(pgkms_keyring_find_ref(&back, kr.keys[0].key_id) != NULL);
+    pgkms_keyring_free(&back);
+    pgkms_keyring_free(&kr);
+    free(json);
+    CHECK(pgkms_tenant_validate("acme.eu-1@x:y_z", NULL) == PGKMS_OK);
+    CHECK(pgkms_tenant_validate("", NULL) != PGKMS_OK);
+    CHECK(pgkms_tenant_validate("a;b", NULL) != PGKMS_OK);
+    CHECK(pgkms_tenant_validate("张三", NULL) != PGKMS_OK);
+}
+
+/* A root whose unwrap can be switched off, to play an unreachable KMS. */
+static int root_down;
+static pgkms_code (*real_unwrap)(pgkms_root *, const uint8_t *, size_t, const uint8_t *, size_t,
+                                 uint8_t *, size_t, pgkms_status *);
+
+static pgkms_code flaky_unwrap(pgkms_root *r, const uint8_t *aad, size_t aad_len,
+                               const uint8_t *in, size_t in_len, uint8_t *key, size_t key_len,
+                               pgkms_status *st)
+{
+    if (root_down)
+        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "root is unreachable");
+    return real_unwrap(r, aad, aad_len, in, in_len, key, key_len, st);
+}
+
+static void check_keyset_ttl(pgkms_root *root)
+{
+    pgkms_root_ops flaky = *root->ops;
+    pgkms_keyring kr = {0, NULL};
+    pgkms_key_record rec;
+    pgkms_keyset ks;
+    pgkms_status st;
+    const uint8_t *tmk = NULL;
+    uint8_t first[32];
+    const int ttl = 10;
+
+    real_unwrap = root->ops->unwrap;
+    flaky.unwrap = flaky_unwrap;
+    root->ops = &flaky;
+    CHECK(pgkms_tenant_key_create(root, "ttl", 1, &rec, &st) == PGKMS_OK);
+    CHECK(pgkms_keyring_add(&kr, &rec, &st) == PGKMS_OK);
+    CHECK(pgkms_keyset_init(&ks, "ttl", &kr, 0, root, ttl, &st) == PGKMS_OK);
+    const pgkms_key_record *r = pgkms_keyset_selected(&ks);
+
+    CHECK(pgkms_keyset_material(&ks, r, 1, 1000, &tmk, &st) == PGKMS_OK && tmk != NULL);
+    memcpy(first, tmk, 32);
+    root_down = 1;
+    /* Before half-life: the cache answers without asking the root. */
+    CHECK(pgkms_keyset_material(&ks, r, 1, 1004, &tmk, &st) == PGKMS_OK);
+    /* After half-life the refresh fails, but the key bridges the outage until the TTL. */
+    CHECK(pgkms_keyset_material(&ks, r, 1, 1009, &tmk, &st) == PGKMS_OK &&
+          memcmp(tmk, first, 32) == 0);
+    /* At the TTL: fail closed, with the root's error. */
+    CHECK(pgkms_keyset_material(&ks, r, 1, 1010, &tmk, &st) == PGKMS_E_ROOT_UNAVAILABLE &&
+          tmk == NULL);
+    /* Recovers by itself when the root returns. */
+    root_down = 0;
+    CHECK(pgkms_keyset_material(&ks, r, 1, 1011, &tmk, &st) == PGKMS_OK &&
+          memcmp(tmk, first, 32) == 0);
+    CHECK(pgkms_keyset_material(&ks, r, 2, 1011, &tmk, &st) == PGKMS_E_KEY_NOT_FOUND);
+    CHECK(pgkms_key_usable(r, &st) == PGKMS_OK);
+    free(ks.keys.keys[0].state);
+    ks.keys.keys[0].state = strdup("Disabled");
+    CHECK(pgkms_key_usable(r, &st) == PGKMS_E_KEY_STATE && strstr(st.detail, "Disabled"));
+    ks.root = NULL; /* owned by the caller here */
+    pgkms_keyset_cleanup(&ks);
+}
+
+void test_keys(void)
+{
+    pgkms_root *root = NULL;
+    char cmd[300];
+
+    CHECK(mkdtemp(tmpdir) != NULL);
+    check_root_file();
+    check_vector_keyring(&root);
+    if (root != NULL) {
+        check_keyring_parse(root);
+        check_keyset_ttl(root);
+        pgkms_root_close(root);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    CHECK(system(cmd) == 0);
+}
