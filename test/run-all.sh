@@ -52,7 +52,7 @@ echo "kms.root_key = 'file:$PGKMS_TEST_TMP/cluster/root.key'" >>"$PGDATA/postgre
 psql -XAtq -c 'SELECT pg_reload_conf()' >/dev/null
 
 pgxs=$(dirname "$(pg_config --pgxs)")
-run regress "$pgxs/../test/regress/pg_regress" --use-existing --dbname=pgkms_regress \
+run regress "$pgxs/../test/regress/pg_regress" --dbname=pgkms_regress \
     --inputdir=test/regress --outputdir="$PGKMS_TEST_TMP/regress" \
     --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
     $(sed -n 's/^test: //p' test/regress/schedule)
