@@ -45,6 +45,7 @@ pgext: $(B)/libpgkms-provider.a $(B)/libpgkms.a
 	$(MAKE) -C pgext PG_CONFIG=$(PG_CONFIG) with_llvm=no
 
 install: all
+	@test -n "$(OSSL_MODULES_DIR)" || { echo "openssl version -m gives no MODULESDIR"; exit 1; }
 	$(MAKE) -C pgext PG_CONFIG=$(PG_CONFIG) with_llvm=no install
 	install -m 0755 $(B)/provider/pgkms.so $(DESTDIR)$(OSSL_MODULES_DIR)/pgkms.so
 

@@ -4,6 +4,7 @@
 # line "pgkms: N passed, M failed, K skipped". A suite script exits 0 (pass), 77 (skip, with
 # its reason on the last line) or anything else (fail).
 set -uo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/.."
 root=$PWD
 export PATH="$(pg_config --bindir):$PATH"
@@ -18,6 +19,7 @@ run() {
     local name=$1
     shift
     local start=$SECONDS rc=0
+    mkdir -p "$(dirname "$logs/$name.log")"
     "$@" >"$logs/$name.log" 2>&1 || rc=$?
     if [ $rc -eq 0 ]; then
         pass=$((pass + 1))
