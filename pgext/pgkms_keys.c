@@ -240,8 +240,21 @@ void pgkms_keys_insert(const pgkms_key_record *rec)
 
 char *pgkms_root_uri(bool *is_default)
 {
+    static bool warned;
+    const char *path;
+    size_t dlen = strlen(DataDir);
+
     *is_default = pgkms_guc_root_key == NULL || pgkms_guc_root_key[0] == '\0';
-    if (!*is_default)
-        return pgkms_guc_root_key;
-    return psprintf("file:%s/pgkms_root.key", DataDir);
+    if (*is_default)
+        return psprintf("file:%s/pgkms_root.key", DataDir);
+    path = strncmp(pgkms_guc_root_key, "file:", 5) == 0 ? pgkms_guc_root_key + 5
+                                                       : pgkms_guc_root_key;
+    /* A backup of the data directory would carry the key beside the data it protects. */
+    if (!warned && strncmp(path, DataDir, dlen) == 0 && path[dlen] == '/') {
+        ereport(WARNING, (errmsg("kms.root_key \"%s\" is inside the data directory", path),
+                          errdetail("A root key beside the data it protects is for development "
+                                    "only.")));
+        warned = true;
+    }
+    return pgkms_guc_root_key;
 }
