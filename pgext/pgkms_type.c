@@ -32,12 +32,13 @@ Datum pgkms_encrypted_in(PG_FUNCTION_ARGS)
 {
     const char *text = PG_GETARG_CSTRING(0);
     size_t text_len = strlen(text), len = 0;
-    uint8_t *buf = palloc(text_len / 4 * 3 + 3);
+    uint8_t *buf;
     pgkms_status st;
 
     if (text_len > pgkms_base64_len(PGKMS_MAX_VALUE_LEN))
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("kms.encrypted text form is too long")));
+    buf = palloc(text_len / 4 * 3 + 3);
     if (pgkms_base64_decode(text, text_len, buf, text_len / 4 * 3 + 3, &len, &st) != PGKMS_OK)
         ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
                         errmsg("invalid input syntax for type kms.encrypted: %s", st.detail),
