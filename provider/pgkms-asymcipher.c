@@ -72,6 +72,32 @@ static int ready_sealer(cipher_ctx *c, pgkms_status *st)
     return 1;
 }
 
+/* What both directions do before the work; see begin(). */
+enum { BEGIN_ERROR = -1, BEGIN_SIZE_ONLY = 0, BEGIN_GO = 1 };
+
+/*
+ * Answers a size query (out == NULL), checks the output buffer and sets up the sealer.
+ * The caller returns 1 for BEGIN_SIZE_ONLY, 0 for BEGIN_ERROR, and works on for BEGIN_GO.
+ */
+static int begin(cipher_ctx *c, unsigned char *out, size_t *outlen, size_t outsize, size_t need)
+{
+    pgkms_status st;
+
+    if (out == NULL) {
+        *outlen = need;
+        return BEGIN_SIZE_ONLY;
+    }
+    if (outsize < need) {
+        pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT, "output buffer too small");
+        return BEGIN_ERROR;
+    }
+    if (!ready_sealer(c, &st)) {
+        pgkms_prov_raise(c->provctx, &st);
+        return BEGIN_ERROR;
+    }
+    return BEGIN_GO;
+}
+
 static int valid_dek_len(size_t len)
 {
     return len == 16 || len == 24 || len == 32 || len == 48 || len == 64;
@@ -87,6 +113,7 @@ static int ac_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
     pgkms_key_ref ref;
     pgkms_status st;
     pgkms_code rc;
+    int go;
 
     pgkms_status_clear(&st);
     if (inlen > PGKMS_PROV_MAX_INPUT) {
@@ -102,18 +129,8 @@ static int ac_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
                               inlen);
         return 0;
     }
-    if (out == NULL) {
-        *outlen = inlen + PGKMS_OVERHEAD;
-        return 1;
-    }
-    if (outsize < inlen + PGKMS_OVERHEAD) {
-        pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT, "output buffer too small");
-        return 0;
-    }
-    if (!ready_sealer(c, &st)) {
-        pgkms_prov_raise(c->provctx, &st);
-        return 0;
-    }
+    if ((go = begin(c, out, outlen, outsize, inlen + PGKMS_OVERHEAD)) != BEGIN_GO)
+        return go == BEGIN_SIZE_ONLY;
     if (!CRYPTO_THREAD_write_lock(key->lock))
         return 0;
     rec = pgkms_keyset_selected(&key->ks);
@@ -164,6 +181,7 @@ static int ac_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
     pgkms_envelope env;
     pgkms_status st;
     pgkms_code rc;
+    int go;
 
     pgkms_status_clear(&st);
     rc = pgkms_format_parse(in, inlen, &env, &st);
@@ -175,18 +193,8 @@ static int ac_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
         pgkms_prov_raise(c->provctx, &st);
         return 0;
     }
-    if (out == NULL) {
-        *outlen = env.ciphertext_len;
-        return 1;
-    }
-    if (outsize < env.ciphertext_len) {
-        pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT, "output buffer too small");
-        return 0;
-    }
-    if (!ready_sealer(c, &st)) {
-        pgkms_prov_raise(c->provctx, &st);
-        return 0;
-    }
+    if ((go = begin(c, out, outlen, outsize, env.ciphertext_len)) != BEGIN_GO)
+        return go == BEGIN_SIZE_ONLY;
     if (!CRYPTO_THREAD_write_lock(key->lock))
         return 0;
     rc = resolve(key, &env, &rec, &st);
