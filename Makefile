@@ -54,7 +54,7 @@ clean:
 	$(MAKE) -C pgext clean PG_CONFIG=$(PG_CONFIG)
 
 format:
-	clang-format -i common/*.c common/include/pgkms/*.h provider/*.c provider/*.h pgext/*.c test/unit/*.c test/fuzz/*.c
+	clang-format -i common/*.c common/include/pgkms/*.h provider/*.c provider/*.h pgext/*.c pgext/*.h test/unit/*.[ch] test/fuzz/*.c
 
 deps:
 	scripts/setup-deps.sh

@@ -31,8 +31,8 @@ pgkms_code pgkms_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t 
                             pgkms_status *st)
 {
     if (in_len != 2 * out_len)
-        return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "expected %zu hex digits, found %zu",
-                          2 * out_len, in_len);
+        return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "expected %zu hex digits, found %zu", 2 * out_len,
+                          in_len);
     for (size_t i = 0; i < out_len; i++) {
         int hi = hex_val(in[2 * i]), lo = hex_val(in[2 * i + 1]);
 
@@ -116,8 +116,7 @@ pgkms_code pgkms_base64_decode(const char *in, size_t in_len, uint8_t *out, size
                 continue;
             }
             if (pad > 0 || (v[j] = b64_val(c)) < 0)
-                return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "invalid base64 character at %zu",
-                                  i + j);
+                return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "invalid base64 character at %zu", i + j);
         }
         w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         /* Non-canonical encodings (stray bits under the padding) are refused. */

@@ -4,8 +4,7 @@
 
 #include "pgkms/format.h"
 
-pgkms_code pgkms_format_parse(const uint8_t *buf, size_t len, pgkms_envelope *env,
-                              pgkms_status *st)
+pgkms_code pgkms_format_parse(const uint8_t *buf, size_t len, pgkms_envelope *env, pgkms_status *st)
 {
     if (buf == NULL || len == 0)
         return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "value is empty");

@@ -41,8 +41,7 @@ static pgkms_code parse_version(json_t *jv, size_t i, pgkms_key_version *v, pgkm
     if (keyring == NULL || strlen(keyring) == 0 || strlen(keyring) > 32)
         return bad(st, i, "keyring kind is missing");
     if (root_id == NULL ||
-        pgkms_hex_decode(root_id, strlen(root_id), v->root_id, PGKMS_ROOT_ID_LEN, NULL) !=
-            PGKMS_OK)
+        pgkms_hex_decode(root_id, strlen(root_id), v->root_id, PGKMS_ROOT_ID_LEN, NULL) != PGKMS_OK)
         return bad(st, i, "root_id must be 16 hex digits");
     if (wrapped == NULL ||
         pgkms_base64_decode(wrapped, strlen(wrapped), buf, sizeof(buf), &len, NULL) != PGKMS_OK ||
@@ -190,12 +189,12 @@ pgkms_code pgkms_keyring_serialize(const pgkms_keyring *kr, char **out, pgkms_st
                 json_decref(versions);
                 versions = NULL;
             }
-        k = versions == NULL ? NULL
-                             : json_pack("{s:s, s:s, s:s?, s:b, s:s, s:i, s:s?, s:o}", "tenant",
-                                         r->tenant, "key_id", kid, "alias", r->alias, "default",
-                                         r->is_default, "state", r->state, "current_version",
-                                         (json_int_t)r->current_version, "created", r->created,
-                                         "versions", versions);
+        k = versions == NULL
+                ? NULL
+                : json_pack("{s:s, s:s, s:s?, s:b, s:s, s:i, s:s?, s:o}", "tenant", r->tenant,
+                            "key_id", kid, "alias", r->alias, "default", r->is_default, "state",
+                            r->state, "current_version", (json_int_t)r->current_version, "created",
+                            r->created, "versions", versions);
         if (k == NULL || json_array_append_new(keys, k) != 0) {
             json_decref(keys);
             keys = NULL;

@@ -63,8 +63,8 @@ pgkms_code pgkms_keyset_find(const pgkms_keyset *ks, const uint8_t ref[PGKMS_KEY
         char hex[2 * PGKMS_KEY_REF_LEN + 1];
 
         pgkms_hex_encode(ref, PGKMS_KEY_REF_LEN, hex);
-        return pgkms_fail(st, PGKMS_E_KEY_NOT_FOUND,
-                          "tenant \"%s\" has no key with reference %s", ks->tenant, hex);
+        return pgkms_fail(st, PGKMS_E_KEY_NOT_FOUND, "tenant \"%s\" has no key with reference %s",
+                          ks->tenant, hex);
     }
     return PGKMS_OK;
 }

@@ -76,8 +76,8 @@ static pgkms_code file_unwrap(pgkms_root *root, const uint8_t *aad, size_t aad_l
     pgkms_code rc;
 
     if (in_len != key_len + WRAP_OVERHEAD || in[0] != WRAP_VERSION)
-        return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "wrapped key has %zu bytes, expected %zu",
-                          in_len, key_len + WRAP_OVERHEAD);
+        return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "wrapped key has %zu bytes, expected %zu", in_len,
+                          key_len + WRAP_OVERHEAD);
     gcm = EVP_CIPHER_fetch(root->libctx, "AES-256-GCM", NULL);
     ctx = EVP_CIPHER_CTX_new();
     if (gcm == NULL || ctx == NULL)
@@ -85,8 +85,8 @@ static pgkms_code file_unwrap(pgkms_root *root, const uint8_t *aad, size_t aad_l
     else
         rc = pgkms_gcm_set_key(ctx, gcm, 0, fs->kek, st);
     if (rc == PGKMS_OK)
-        rc = pgkms_gcm_open(ctx, in + 1, aad, aad_len, NULL, 0, in + 1 + PGKMS_NONCE_LEN,
-                            key_len, in + in_len - PGKMS_TAG_LEN, key, st);
+        rc = pgkms_gcm_open(ctx, in + 1, aad, aad_len, NULL, 0, in + 1 + PGKMS_NONCE_LEN, key_len,
+                            in + in_len - PGKMS_TAG_LEN, key, st);
     if (rc == PGKMS_E_AUTH_FAILED)
         rc = pgkms_fail(st, PGKMS_E_AUTH_FAILED,
                         "wrapped tenant key does not verify under the root key");
@@ -211,9 +211,9 @@ pgkms_code pgkms_root_file_open(pgkms_root *root, const char *path, unsigned fla
         rc = pgkms_hmac_sha256(root->libctx, secret, ROOT_LEN, (const uint8_t *)ID_INFO,
                                sizeof(ID_INFO) - 1, id, st);
     if (rc == PGKMS_OK)
-        rc = pgkms_hkdf_sha256(root->libctx, secret, ROOT_LEN, (const uint8_t *)KEK_INFO,
-                               sizeof(KEK_INFO) - 1, ((file_state *)root->state)->kek, ROOT_LEN,
-                               st);
+        rc =
+            pgkms_hkdf_sha256(root->libctx, secret, ROOT_LEN, (const uint8_t *)KEK_INFO,
+                              sizeof(KEK_INFO) - 1, ((file_state *)root->state)->kek, ROOT_LEN, st);
     pgkms_secure_free(secret, ROOT_LEN);
     if (rc != PGKMS_OK) {
         file_close(root);

@@ -18,8 +18,8 @@ pgkms_code pgkms_tenant_validate(const char *tenant, pgkms_status *st)
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT, "tenant name is empty");
     len = strlen(tenant);
     if (len > PGKMS_TENANT_MAX)
-        return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
-                          "tenant name is longer than %d characters", PGKMS_TENANT_MAX);
+        return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT, "tenant name is longer than %d characters",
+                          PGKMS_TENANT_MAX);
     for (size_t i = 0; i < len; i++) {
         char c = tenant[i];
 
@@ -166,8 +166,7 @@ pgkms_code pgkms_tenant_key_unwrap(pgkms_root *root, const pgkms_key_record *rec
     if (pgkms_tenant_validate(rec->tenant, st) != PGKMS_OK)
         return PGKMS_E_BAD_FORMAT;
     aad_len = tmk_aad(aad, rec->tenant, rec->key_id, v->version);
-    rc = root->ops->unwrap(root, aad, aad_len, v->wrapped, v->wrapped_len, tmk, PGKMS_TMK_LEN,
-                           st);
+    rc = root->ops->unwrap(root, aad, aad_len, v->wrapped, v->wrapped_len, tmk, PGKMS_TMK_LEN, st);
     if (rc == PGKMS_E_AUTH_FAILED)
         return pgkms_fail(st, PGKMS_E_AUTH_FAILED,
                           "key %s version %u of tenant \"%s\" does not unwrap: the record was "

@@ -182,8 +182,7 @@ Datum pgkms_decrypt(PG_FUNCTION_ARGS)
     /* Bytes encrypted from bytea need not be text in this database's encoding. */
     if (!pg_verify_mbstr(GetDatabaseEncoding(), VARDATA(out), VARSIZE(out) - VARHDRSZ, true))
         ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-                        errmsg("decrypted value is not valid %s text",
-                               GetDatabaseEncodingName()),
+                        errmsg("decrypted value is not valid %s text", GetDatabaseEncodingName()),
                         errhint("Use kms.decrypt_bytea() for binary values.")));
     PG_RETURN_TEXT_P(out);
 }

@@ -128,10 +128,11 @@ int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_le
 {
     OSSL_PARAM params[2];
 
-    if (*is_set && *cur_len == context_len && (context_len == 0 || memcmp(*cur, context, context_len) == 0))
+    if (*is_set && *cur_len == context_len &&
+        (context_len == 0 || memcmp(*cur, context, context_len) == 0))
         return 1;
-    params[0] = OSSL_PARAM_construct_octet_string(PGKMS_PARAM_CONTEXT, (void *)context,
-                                                  context_len);
+    params[0] =
+        OSSL_PARAM_construct_octet_string(PGKMS_PARAM_CONTEXT, (void *)context, context_len);
     params[1] = OSSL_PARAM_construct_end();
     *is_set = 0;
     if (EVP_PKEY_CTX_set_params(ctx, params) <= 0)
@@ -171,8 +172,8 @@ static void create_default_key(const char *tenant)
     params[2] = OSSL_PARAM_construct_int(PGKMS_PARAM_CACHE_TTL, &ttl);
     params[3] = OSSL_PARAM_construct_int(PGKMS_PARAM_ROOT_CREATE, &create);
     params[4] = OSSL_PARAM_construct_end();
-    if (gen == NULL || EVP_PKEY_keygen_init(gen) <= 0 || EVP_PKEY_CTX_set_params(gen, params) <= 0 ||
-        EVP_PKEY_generate(gen, &pkey) <= 0 ||
+    if (gen == NULL || EVP_PKEY_keygen_init(gen) <= 0 ||
+        EVP_PKEY_CTX_set_params(gen, params) <= 0 || EVP_PKEY_generate(gen, &pkey) <= 0 ||
         !EVP_PKEY_get_utf8_string_param(pkey, PGKMS_PARAM_KEYRING, json, json_cap, &json_len)) {
         EVP_PKEY_free(pkey);
         EVP_PKEY_CTX_free(gen);

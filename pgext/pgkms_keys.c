@@ -21,12 +21,12 @@
 
 #include "pgkms_ext.h"
 
-#define RECORD_QUERY                                                                            \
-    "SELECT k.key_id, k.tenant, k.alias, k.is_default, k.state,"    \
-    " k.current_version,"                                                                     \
-    " pg_catalog.to_char(k.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"       \
-    " v.version, v.keyring, v.root_id, v.wrapped,"                                             \
-    " pg_catalog.to_char(v.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"        \
+#define RECORD_QUERY                                                                               \
+    "SELECT k.key_id, k.tenant, k.alias, k.is_default, k.state,"                                   \
+    " k.current_version,"                                                                          \
+    " pg_catalog.to_char(k.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"         \
+    " v.version, v.keyring, v.root_id, v.wrapped,"                                                 \
+    " pg_catalog.to_char(v.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"          \
     " FROM kms.keys k JOIN kms.key_versions v ON v.key_id OPERATOR(pg_catalog.=) k.key_id"
 
 /*
@@ -127,8 +127,8 @@ static void rows_to_keyring(pgkms_keyring *out)
         v->created = dup_value(row, desc, 12);
         root_id = get_bytea(row, desc, 10);
         wrapped = get_bytea(row, desc, 11);
-        if (root_id == NULL || VARSIZE_ANY_EXHDR(root_id) != PGKMS_ROOT_ID_LEN ||
-            wrapped == NULL || VARSIZE_ANY_EXHDR(wrapped) == 0)
+        if (root_id == NULL || VARSIZE_ANY_EXHDR(root_id) != PGKMS_ROOT_ID_LEN || wrapped == NULL ||
+            VARSIZE_ANY_EXHDR(wrapped) == 0)
             ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                             errmsg("key %s version %u has a malformed record", kid, v->version)));
         memcpy(v->root_id, VARDATA_ANY(root_id), PGKMS_ROOT_ID_LEN);
@@ -207,9 +207,10 @@ void pgkms_keys_insert(const pgkms_key_record *rec)
     kvals[4] = Int32GetDatum((int32)rec->current_version);
     as_owner(&o);
     /* A concurrent first use may have created the tenant's default key: keep that one. */
-    if (SPI_execute_with_args("INSERT INTO kms.keys (key_id, tenant, alias, is_default, "
-                              "current_version) VALUES ($1::pg_catalog.uuid, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                              5, ktypes, kvals, knulls, false, 0) != SPI_OK_INSERT)
+    if (SPI_execute_with_args(
+            "INSERT INTO kms.keys (key_id, tenant, alias, is_default, "
+            "current_version) VALUES ($1::pg_catalog.uuid, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            5, ktypes, kvals, knulls, false, 0) != SPI_OK_INSERT)
         elog(ERROR, "could not store a tenant key");
     if (SPI_processed == 1) {
         for (size_t i = 0; i < rec->nversions; i++) {
@@ -247,8 +248,8 @@ char *pgkms_root_uri(bool *is_default)
     *is_default = pgkms_guc_root_key == NULL || pgkms_guc_root_key[0] == '\0';
     if (*is_default)
         return psprintf("file:%s/pgkms_root.key", DataDir);
-    path = strncmp(pgkms_guc_root_key, "file:", 5) == 0 ? pgkms_guc_root_key + 5
-                                                       : pgkms_guc_root_key;
+    path =
+        strncmp(pgkms_guc_root_key, "file:", 5) == 0 ? pgkms_guc_root_key + 5 : pgkms_guc_root_key;
     /* A backup of the data directory would carry the key beside the data it protects. */
     if (!warned && strncmp(path, DataDir, dlen) == 0 && path[dlen] == '/') {
         ereport(WARNING, (errmsg("kms.root_key \"%s\" is inside the data directory", path),

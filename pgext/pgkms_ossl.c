@@ -43,8 +43,8 @@ OSSL_LIB_CTX *pgkms_libctx(void)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
                         errmsg("could not create an OpenSSL library context")));
     prov_default = OSSL_PROVIDER_load(libctx, "default");
-    if (prov_default == NULL || !OSSL_PROVIDER_add_builtin(libctx, PGKMS_PROV_NAME,
-                                                           pgkms_provider_init) ||
+    if (prov_default == NULL ||
+        !OSSL_PROVIDER_add_builtin(libctx, PGKMS_PROV_NAME, pgkms_provider_init) ||
         (prov_pgkms = OSSL_PROVIDER_load(libctx, PGKMS_PROV_NAME)) == NULL) {
         OSSL_LIB_CTX *failed = libctx;
 

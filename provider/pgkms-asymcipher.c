@@ -135,15 +135,14 @@ static int ac_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
         return 0;
     rec = pgkms_keyset_selected(&key->ks);
     rc = pgkms_key_usable(rec, &st);
-    if (rc == PGKMS_OK && key->pinned_version != 0 &&
-        key->pinned_version != rec->current_version)
+    if (rc == PGKMS_OK && key->pinned_version != 0 && key->pinned_version != rec->current_version)
         rc = pgkms_fail(&st, PGKMS_E_KEY_STATE,
                         "version %u is not the current version (%u) of the key; older "
                         "versions only decrypt",
                         key->pinned_version, rec->current_version);
     if (rc == PGKMS_OK)
-        rc = pgkms_keyset_material(&key->ks, rec, rec->current_version, pgkms_monotonic_now(),
-                                   &tmk, &st);
+        rc = pgkms_keyset_material(&key->ks, rec, rec->current_version, pgkms_monotonic_now(), &tmk,
+                                   &st);
     if (rc == PGKMS_OK) {
         pgkms_key_ref_of(rec->key_id, rec->current_version, &ref);
         rc = pgkms_sealer_seal(&c->sealer, &ref, tmk,
@@ -166,8 +165,8 @@ static pgkms_code resolve(pgkms_prov_key *key, const pgkms_envelope *env,
         return PGKMS_OK;
     for (size_t i = 0; i < key->nforeign; i++)
         if (memcmp(key->foreign[i], env->key_ref, PGKMS_KEY_REF_LEN) == 0)
-            return pgkms_fail(st, PGKMS_E_DENIED,
-                              "the value belongs to another tenant than \"%s\"", key->ks.tenant);
+            return pgkms_fail(st, PGKMS_E_DENIED, "the value belongs to another tenant than \"%s\"",
+                              key->ks.tenant);
     return pgkms_keyset_find(&key->ks, env->key_ref, rec, st);
 }
 
@@ -201,8 +200,8 @@ static int ac_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
     if (rc == PGKMS_OK)
         rc = pgkms_key_usable(rec, &st);
     if (rc == PGKMS_OK)
-        rc = pgkms_keyset_material(&key->ks, rec, env.key_version, pgkms_monotonic_now(), &tmk,
-                                   &st);
+        rc =
+            pgkms_keyset_material(&key->ks, rec, env.key_version, pgkms_monotonic_now(), &tmk, &st);
     if (rc == PGKMS_OK)
         rc = pgkms_sealer_open(&c->sealer, &env, tmk, c->context, c->context_len, out, &st);
     CRYPTO_THREAD_unlock(key->lock);

@@ -55,8 +55,8 @@ static void describe(BIO *out, const pgkms_prov_key *key)
 }
 
 static int enc_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj_raw,
-                      const OSSL_PARAM obj_abstract[], int selection,
-                      OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+                      const OSSL_PARAM obj_abstract[], int selection, OSSL_PASSPHRASE_CALLBACK *cb,
+                      void *cbarg)
 {
     pgkms_prov_ctx *ctx = vctx;
     const pgkms_prov_key *key = obj_raw;

@@ -40,14 +40,13 @@ static void *km_load(const void *reference, size_t reference_sz)
 
 static const OSSL_PARAM *km_import_types(int selection)
 {
-    static const OSSL_PARAM types[] = {
-        OSSL_PARAM_utf8_string(PGKMS_PARAM_TENANT, NULL, 0),
-        OSSL_PARAM_utf8_string(PGKMS_PARAM_KEYRING, NULL, 0),
-        OSSL_PARAM_utf8_string(PGKMS_PARAM_KEY, NULL, 0),
-        OSSL_PARAM_utf8_string(PGKMS_PARAM_ROOT_KEY, NULL, 0),
-        OSSL_PARAM_int(PGKMS_PARAM_CACHE_TTL, NULL),
-        OSSL_PARAM_int(PGKMS_PARAM_ROOT_CREATE, NULL),
-        OSSL_PARAM_END};
+    static const OSSL_PARAM types[] = {OSSL_PARAM_utf8_string(PGKMS_PARAM_TENANT, NULL, 0),
+                                       OSSL_PARAM_utf8_string(PGKMS_PARAM_KEYRING, NULL, 0),
+                                       OSSL_PARAM_utf8_string(PGKMS_PARAM_KEY, NULL, 0),
+                                       OSSL_PARAM_utf8_string(PGKMS_PARAM_ROOT_KEY, NULL, 0),
+                                       OSSL_PARAM_int(PGKMS_PARAM_CACHE_TTL, NULL),
+                                       OSSL_PARAM_int(PGKMS_PARAM_ROOT_CREATE, NULL),
+                                       OSSL_PARAM_END};
 
     (void)selection;
     return types;
@@ -152,12 +151,11 @@ static void *km_gen_init(void *provctx, int selection, const OSSL_PARAM params[]
 
 static const OSSL_PARAM *km_gen_settable_params(void *vgen, void *provctx)
 {
-    static const OSSL_PARAM settable[] = {
-        OSSL_PARAM_utf8_string(PGKMS_PARAM_TENANT, NULL, 0),
-        OSSL_PARAM_utf8_string(PGKMS_PARAM_ROOT_KEY, NULL, 0),
-        OSSL_PARAM_int(PGKMS_PARAM_CACHE_TTL, NULL),
-        OSSL_PARAM_int(PGKMS_PARAM_ROOT_CREATE, NULL),
-        OSSL_PARAM_END};
+    static const OSSL_PARAM settable[] = {OSSL_PARAM_utf8_string(PGKMS_PARAM_TENANT, NULL, 0),
+                                          OSSL_PARAM_utf8_string(PGKMS_PARAM_ROOT_KEY, NULL, 0),
+                                          OSSL_PARAM_int(PGKMS_PARAM_CACHE_TTL, NULL),
+                                          OSSL_PARAM_int(PGKMS_PARAM_ROOT_CREATE, NULL),
+                                          OSSL_PARAM_END};
 
     (void)vgen;
     (void)provctx;
@@ -182,8 +180,8 @@ static void *km_gen(void *vgen, OSSL_CALLBACK *cb, void *cbarg)
                               "key generation needs a tenant");
         return NULL;
     }
-    rc = pgkms_root_open(gen->provctx->libctx, root_uri, gen->create ? PGKMS_ROOT_CREATE : 0,
-                         &root, &st);
+    rc = pgkms_root_open(gen->provctx->libctx, root_uri, gen->create ? PGKMS_ROOT_CREATE : 0, &root,
+                         &st);
     if (rc == PGKMS_OK)
         rc = pgkms_tenant_key_create(root, gen->tenant, 1, &rec, &st);
     pgkms_root_close(root);
@@ -218,14 +216,13 @@ static void km_gen_cleanup(void *vgen)
 
 static const OSSL_PARAM *km_gettable_params(void *provctx)
 {
-    static const OSSL_PARAM gettable[] = {
-        OSSL_PARAM_int(OSSL_PKEY_PARAM_BITS, NULL),
-        OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
-        OSSL_PARAM_int(OSSL_PKEY_PARAM_MAX_SIZE, NULL),
-        OSSL_PARAM_utf8_string(PGKMS_PARAM_TENANT, NULL, 0),
-        OSSL_PARAM_utf8_string(PGKMS_PARAM_KEY_ID, NULL, 0),
-        OSSL_PARAM_utf8_string(PGKMS_PARAM_KEYRING, NULL, 0),
-        OSSL_PARAM_END};
+    static const OSSL_PARAM gettable[] = {OSSL_PARAM_int(OSSL_PKEY_PARAM_BITS, NULL),
+                                          OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
+                                          OSSL_PARAM_int(OSSL_PKEY_PARAM_MAX_SIZE, NULL),
+                                          OSSL_PARAM_utf8_string(PGKMS_PARAM_TENANT, NULL, 0),
+                                          OSSL_PARAM_utf8_string(PGKMS_PARAM_KEY_ID, NULL, 0),
+                                          OSSL_PARAM_utf8_string(PGKMS_PARAM_KEYRING, NULL, 0),
+                                          OSSL_PARAM_END};
 
     (void)provctx;
     return gettable;

@@ -3,18 +3,19 @@
 #ifndef PGKMS_PARAMS_H
 #define PGKMS_PARAMS_H
 
-#define PGKMS_PROV_NAME      "pgkms"
-#define PGKMS_KEY_TYPE       "PGKMS" /* KEYMGMT, ASYM_CIPHER and ENCODER name */
-#define PGKMS_STORE_SCHEME   "kms"
+#define PGKMS_PROV_NAME    "pgkms"
+#define PGKMS_KEY_TYPE     "PGKMS" /* KEYMGMT, ASYM_CIPHER and ENCODER name */
+#define PGKMS_STORE_SCHEME "kms"
 
 /* Key import (EVP_PKEY_fromdata), generation and get_params. */
-#define PGKMS_PARAM_TENANT    "tenant"        /* utf8 */
-#define PGKMS_PARAM_KEYRING   "kms-keyring"   /* utf8: keyring JSON with the tenant's records */
-#define PGKMS_PARAM_KEY       "kms-key"       /* utf8: alias or id of the key that encrypts */
-#define PGKMS_PARAM_ROOT_KEY  "kms-root-key"  /* utf8: root keyring URI */
+#define PGKMS_PARAM_TENANT    "tenant"            /* utf8 */
+#define PGKMS_PARAM_KEYRING   "kms-keyring"       /* utf8: keyring JSON with the tenant's records */
+#define PGKMS_PARAM_KEY       "kms-key"           /* utf8: alias or id of the key that encrypts */
+#define PGKMS_PARAM_ROOT_KEY  "kms-root-key"      /* utf8: root keyring URI */
 #define PGKMS_PARAM_CACHE_TTL "kms-key-cache-ttl" /* int: seconds */
-#define PGKMS_PARAM_KEY_ID    "kms-key-id"    /* utf8 (get only): UUID of the key that encrypts */
-#define PGKMS_PARAM_ROOT_CREATE "kms-root-create" /* int: create a missing file root (embedded default) */
+#define PGKMS_PARAM_KEY_ID    "kms-key-id" /* utf8 (get only): UUID of the key that encrypts */
+#define PGKMS_PARAM_ROOT_CREATE                                                                    \
+    "kms-root-create" /* int: create a missing file root (embedded default) */
 
 /* Asymmetric cipher context. */
 #define PGKMS_PARAM_CONTEXT "kms-context" /* octet/utf8: caller context bound as AAD */

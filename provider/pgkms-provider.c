@@ -11,39 +11,38 @@
 
 #include "pgkms-provider.h"
 
-static const OSSL_ALGORITHM keymgmt_algs[] = {
-    {PGKMS_KEY_TYPE, "provider=pgkms", pgkms_pgkms_keymgmt_functions,
-     "pgkms tenant key (envelope encryption)"},
-    {NULL, NULL, NULL, NULL}};
+static const OSSL_ALGORITHM keymgmt_algs[] = {{PGKMS_KEY_TYPE, "provider=pgkms",
+                                               pgkms_pgkms_keymgmt_functions,
+                                               "pgkms tenant key (envelope encryption)"},
+                                              {NULL, NULL, NULL, NULL}};
 
 static const OSSL_ALGORITHM asym_cipher_algs[] = {
     {PGKMS_KEY_TYPE, "provider=pgkms", pgkms_pgkms_asym_cipher_functions,
      "pgkms envelope encryption (AES-256-GCM under a tenant key)"},
     {NULL, NULL, NULL, NULL}};
 
-static const OSSL_ALGORITHM store_algs[] = {
-    {PGKMS_STORE_SCHEME, "provider=pgkms", pgkms_kms_store_functions,
-     "pgkms tenant keys by kms: URI"},
-    {NULL, NULL, NULL, NULL}};
+static const OSSL_ALGORITHM store_algs[] = {{PGKMS_STORE_SCHEME, "provider=pgkms",
+                                             pgkms_kms_store_functions,
+                                             "pgkms tenant keys by kms: URI"},
+                                            {NULL, NULL, NULL, NULL}};
 
-static const OSSL_ALGORITHM encoder_algs[] = {
-    {PGKMS_KEY_TYPE, "provider=pgkms,output=text", pgkms_pgkms_text_encoder_functions,
-     "pgkms tenant key description"},
-    {NULL, NULL, NULL, NULL}};
+static const OSSL_ALGORITHM encoder_algs[] = {{PGKMS_KEY_TYPE, "provider=pgkms,output=text",
+                                               pgkms_pgkms_text_encoder_functions,
+                                               "pgkms tenant key description"},
+                                              {NULL, NULL, NULL, NULL}};
 
 /* Reason strings, indexed by pgkms_code. */
-static const OSSL_ITEM reason_strings[] = {
-    {PGKMS_E_INVALID_ARGUMENT, "invalid argument"},
-    {PGKMS_E_BAD_FORMAT, "malformed pgkms data"},
-    {PGKMS_E_AUTH_FAILED, "authentication failed"},
-    {PGKMS_E_KEY_NOT_FOUND, "key not found"},
-    {PGKMS_E_KEY_STATE, "key not usable in its state"},
-    {PGKMS_E_DENIED, "permission denied"},
-    {PGKMS_E_ROOT_UNAVAILABLE, "root key unavailable"},
-    {PGKMS_E_NO_MEMORY, "out of memory"},
-    {PGKMS_E_INTERNAL, "internal error"},
-    {PGKMS_E_LIMIT, "input too large"},
-    {0, NULL}};
+static const OSSL_ITEM reason_strings[] = {{PGKMS_E_INVALID_ARGUMENT, "invalid argument"},
+                                           {PGKMS_E_BAD_FORMAT, "malformed pgkms data"},
+                                           {PGKMS_E_AUTH_FAILED, "authentication failed"},
+                                           {PGKMS_E_KEY_NOT_FOUND, "key not found"},
+                                           {PGKMS_E_KEY_STATE, "key not usable in its state"},
+                                           {PGKMS_E_DENIED, "permission denied"},
+                                           {PGKMS_E_ROOT_UNAVAILABLE, "root key unavailable"},
+                                           {PGKMS_E_NO_MEMORY, "out of memory"},
+                                           {PGKMS_E_INTERNAL, "internal error"},
+                                           {PGKMS_E_LIMIT, "input too large"},
+                                           {0, NULL}};
 
 void pgkms_prov_raise_code(const pgkms_prov_ctx *ctx, pgkms_code code, const char *fmt, ...)
 {
@@ -161,10 +160,9 @@ static int read_config(pgkms_prov_ctx *ctx, const OSSL_CORE_HANDLE *handle,
                        OSSL_FUNC_core_get_params_fn *get_params_fn)
 {
     char *root = NULL, *keyring = NULL, *ttl = NULL;
-    OSSL_PARAM p[] = {
-        OSSL_PARAM_utf8_ptr(PGKMS_CONF_ROOT_KEY, &root, 0),
-        OSSL_PARAM_utf8_ptr(PGKMS_CONF_KEYRING, &keyring, 0),
-        OSSL_PARAM_utf8_ptr(PGKMS_CONF_CACHE_TTL, &ttl, 0), OSSL_PARAM_END};
+    OSSL_PARAM p[] = {OSSL_PARAM_utf8_ptr(PGKMS_CONF_ROOT_KEY, &root, 0),
+                      OSSL_PARAM_utf8_ptr(PGKMS_CONF_KEYRING, &keyring, 0),
+                      OSSL_PARAM_utf8_ptr(PGKMS_CONF_CACHE_TTL, &ttl, 0), OSSL_PARAM_END};
     const char *env;
 
     if (get_params_fn != NULL && !get_params_fn(handle, p))

@@ -168,8 +168,8 @@ static int st_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
         const pgkms_key_record *rec = pgkms_keyset_selected(&key->ks);
 
         if (pgkms_key_record_version(rec, s->version) == NULL)
-            rc = pgkms_fail(&st, PGKMS_E_KEY_NOT_FOUND, "the key of tenant \"%s\" has no version %u",
-                            s->tenant, s->version);
+            rc = pgkms_fail(&st, PGKMS_E_KEY_NOT_FOUND,
+                            "the key of tenant \"%s\" has no version %u", s->tenant, s->version);
         key->pinned_version = s->version;
     }
     pgkms_keyring_free(&kr);
@@ -183,8 +183,8 @@ static int st_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
         params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
         params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
                                                      (char *)PGKMS_KEY_TYPE, 0);
-        params[2] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &key,
-                                                      sizeof(key));
+        params[2] =
+            OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &key, sizeof(key));
         params[3] = OSSL_PARAM_construct_end();
         ok = object_cb(params, object_cbarg);
         s->done = 1;

@@ -33,8 +33,7 @@ static int run_file(const char *name, int *valid, int *invalid)
         ct = t_unhex(t_field(line, "ct", buf, sizeof(buf)), &ctlen);
         tag = t_unhex(t_field(line, "tag", buf, sizeof(buf)), &taglen);
         expect_valid = strcmp(t_field(line, "result", buf, sizeof(buf)), "valid") == 0;
-        CHECK_MSG(key && iv && aad && pt && ct && tag && klen == 32 && ivlen == 12 &&
-                      taglen == 16,
+        CHECK_MSG(key && iv && aad && pt && ct && tag && klen == 32 && ivlen == 12 && taglen == 16,
                   "malformed vector: %.80s", line);
         if (!(key && iv && aad && pt && ct && tag))
             continue;
@@ -43,8 +42,8 @@ static int run_file(const char *name, int *valid, int *invalid)
         CHECK(rc == PGKMS_OK);
         rc = pgkms_gcm_open(ctx, iv, aad, aadlen, NULL, 0, ct, ctlen, tag, out, NULL);
         if (expect_valid) {
-            CHECK_MSG(rc == PGKMS_OK && ctlen == ptlen && memcmp(out, pt, ptlen) == 0,
-                      "open %s", t_field(line, "id", buf, sizeof(buf)));
+            CHECK_MSG(rc == PGKMS_OK && ctlen == ptlen && memcmp(out, pt, ptlen) == 0, "open %s",
+                      t_field(line, "id", buf, sizeof(buf)));
             /* Sealing the plaintext must give the same ciphertext and tag. */
             uint8_t t2[16];
 
@@ -81,6 +80,6 @@ void test_aead_kat(void)
 
     CHECK_MSG(nist >= 10 && wp >= 50, "too few vectors: nist %d wycheproof %d", nist, wp);
     CHECK(valid > 0 && invalid > 0);
-    fprintf(stderr, "  aead: %d NIST + %d Wycheproof vectors (%d valid, %d invalid)\n", nist,
-            wp, valid, invalid);
+    fprintf(stderr, "  aead: %d NIST + %d Wycheproof vectors (%d valid, %d invalid)\n", nist, wp,
+            valid, invalid);
 }

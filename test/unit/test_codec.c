@@ -9,11 +9,15 @@ void test_codec(void)
 {
     static const struct {
         const char *raw, *b64;
-    } rfc4648[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                   {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+    } rfc4648[] = {{"", ""},
+                   {"f", "Zg=="},
+                   {"fo", "Zm8="},
+                   {"foo", "Zm9v"},
+                   {"foob", "Zm9vYg=="},
+                   {"fooba", "Zm9vYmE="},
                    {"foobar", "Zm9vYmFy"}};
-    static const char *bad_b64[] = {"Zg=", "Zg===", "Z===", "Zm9v\n", "Zh==", "Zm9=", "Zm 9",
-                                    "=Zm9", "Zm=v", "Zm9v===="};
+    static const char *bad_b64[] = {
+        "Zg=", "Zg===", "Z===", "Zm9v\n", "Zh==", "Zm9=", "Zm 9", "=Zm9", "Zm=v", "Zm9v===="};
     char text[64];
     uint8_t buf[64], uuid[16];
     size_t len;

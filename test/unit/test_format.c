@@ -87,7 +87,7 @@ static void check_bad_inputs(void)
 
     /* Structure: each is refused by the parser with BAD_FORMAT. */
     CHECK(pgkms_format_parse(good, 0, &env, &st) == PGKMS_E_BAD_FORMAT); /* empty */
-    for (size_t len = 1; len < PGKMS_OVERHEAD; len++)                     /* truncated */
+    for (size_t len = 1; len < PGKMS_OVERHEAD; len++)                    /* truncated */
         CHECK_MSG(pgkms_format_parse(good, len, &env, &st) == PGKMS_E_BAD_FORMAT, "len %zu", len);
     memcpy(bad, good, sizeof(bad));
     bad[0] ^= 0xFF; /* wrong magic */

@@ -85,7 +85,10 @@ static void check_vector_keyring(pgkms_root **root_out)
 static void check_keyring_parse(pgkms_root *root)
 {
     static const char *bad[] = {
-        "", "[]", "{}", "{\"format\":\"pgkms-keyring\",\"version\":2,\"keys\":[]}",
+        "",
+        "[]",
+        "{}",
+        "{\"format\":\"pgkms-keyring\",\"version\":2,\"keys\":[]}",
         "{\"format\":\"pgkms-keyring\",\"version\":1,\"keys\":[{}]}",
         "{\"format\":\"pgkms-keyring\",\"version\":1,\"keys\":[],\"keys\":[]}",
         "{\"format\":\"pgkms-keyring\",\"version\":1,\"keys\":[{\"tenant\":\"a b\"}]}",
@@ -123,9 +126,8 @@ static int root_down;
 static pgkms_code (*real_unwrap)(pgkms_root *, const uint8_t *, size_t, const uint8_t *, size_t,
                                  uint8_t *, size_t, pgkms_status *);
 
-static pgkms_code flaky_unwrap(pgkms_root *r, const uint8_t *aad, size_t aad_len,
-                               const uint8_t *in, size_t in_len, uint8_t *key, size_t key_len,
-                               pgkms_status *st)
+static pgkms_code flaky_unwrap(pgkms_root *r, const uint8_t *aad, size_t aad_len, const uint8_t *in,
+                               size_t in_len, uint8_t *key, size_t key_len, pgkms_status *st)
 {
     if (root_down)
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "root is unreachable");

@@ -45,7 +45,8 @@ pgkms_code pgkms_format_parse(const uint8_t *buf, size_t len, pgkms_envelope *en
                               pgkms_status *st) PGKMS_MUST_CHECK;
 /* Writes the PGKMS_HEADER_LEN header bytes for env's fields into out. */
 void pgkms_format_write_header(uint8_t *out, const pgkms_envelope *env);
-/* True if buf starts like a pgkms value (magic and known version); used to keep encrypt idempotent. */
+/* True if buf starts like a pgkms value (magic and known version); used to keep encrypt idempotent.
+ */
 int pgkms_format_looks_like_value(const uint8_t *buf, size_t len);
 
 /* Big-endian helpers shared by the codecs. */

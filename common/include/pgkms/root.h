@@ -11,9 +11,9 @@
 
 #include "pgkms/status.h"
 
-#define PGKMS_ROOT_ID_LEN   8
-#define PGKMS_WRAPPED_MAX   512 /* longest wrapped key any backend produces */
-#define PGKMS_ROOT_CREATE   0x1 /* file root: create a new random key if the file is missing */
+#define PGKMS_ROOT_ID_LEN 8
+#define PGKMS_WRAPPED_MAX 512 /* longest wrapped key any backend produces */
+#define PGKMS_ROOT_CREATE 0x1 /* file root: create a new random key if the file is missing */
 
 typedef struct pgkms_root pgkms_root;
 
@@ -29,15 +29,15 @@ typedef struct pgkms_root_ops {
 struct pgkms_root {
     const pgkms_root_ops *ops;
     OSSL_LIB_CTX *libctx;
-    char *uri;                       /* as configured; no secrets in it */
-    uint8_t id[PGKMS_ROOT_ID_LEN];   /* fingerprint: tells which root wrapped a key */
-    int created;                     /* set when open created a new key (file root) */
+    char *uri;                     /* as configured; no secrets in it */
+    uint8_t id[PGKMS_ROOT_ID_LEN]; /* fingerprint: tells which root wrapped a key */
+    int created;                   /* set when open created a new key (file root) */
     void *state;
 };
 
 /* Opens the root named by uri ("file:/path" or an absolute path). */
-pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags,
-                           pgkms_root **out, pgkms_status *st) PGKMS_MUST_CHECK;
+pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags, pgkms_root **out,
+                           pgkms_status *st) PGKMS_MUST_CHECK;
 void pgkms_root_close(pgkms_root *root);
 
 /* Backends. */

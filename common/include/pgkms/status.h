@@ -32,7 +32,7 @@ typedef struct pgkms_status {
 } pgkms_status;
 
 #if defined(__GNUC__)
-#define PGKMS_MUST_CHECK  __attribute__((warn_unused_result))
+#define PGKMS_MUST_CHECK   __attribute__((warn_unused_result))
 #define PGKMS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define PGKMS_MUST_CHECK
