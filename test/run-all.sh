@@ -41,6 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+run style clang-format --dry-run --Werror common/*.c common/include/pgkms/*.h provider/*.[ch] \
+    pgext/*.[ch] test/unit/*.[ch] test/fuzz/*.c
 run unit build/test/unit-tests test/vectors
 for t in test/provider/*.sh; do run "provider/$(basename "$t" .sh)" bash "$t"; done
 # Memory errors and leaks in common/ and in the provider, error paths included.
