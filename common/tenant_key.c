@@ -33,6 +33,18 @@ pgkms_code pgkms_tenant_validate(const char *tenant, pgkms_status *st)
     return PGKMS_OK;
 }
 
+pgkms_code pgkms_alias_validate(const char *alias, pgkms_status *st)
+{
+    uint8_t id[PGKMS_UUID_LEN];
+
+    if (pgkms_tenant_validate(alias, st) != PGKMS_OK)
+        return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
+                          "key alias must be 1 to %d letters, digits or _.@:-", PGKMS_TENANT_MAX);
+    if (pgkms_uuid_parse(alias, id, NULL) == PGKMS_OK)
+        return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT, "a key alias cannot look like a key id");
+    return PGKMS_OK;
+}
+
 /* AAD = label || be16(len tenant) || tenant || key id || be32(version). */
 static size_t tmk_aad(uint8_t *aad, const char *tenant, const uint8_t key_id[PGKMS_UUID_LEN],
                       uint32_t version)

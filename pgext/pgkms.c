@@ -8,6 +8,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/uuid.h"
 
 #include "pgkms/codec.h"
 #include "pgkms_ext.h"
@@ -90,6 +91,14 @@ static void context_arg(FunctionCallInfo fcinfo, int argno, const char **ctx, si
     }
 }
 
+/* Optional argument argno as a C string (NULL when absent or NULL). */
+static const char *key_arg(FunctionCallInfo fcinfo, int argno)
+{
+    if (PG_NARGS() > argno && !PG_ARGISNULL(argno))
+        return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+    return NULL;
+}
+
 static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len)
 {
     pgkms_tenant_entry *e;
@@ -101,7 +110,7 @@ static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("value of %zu bytes is too large to encrypt", len)));
     pgkms_cache_flush_if_stale();
-    e = pgkms_cache_tenant(acting_tenant(fcinfo, 1), true);
+    e = pgkms_cache_tenant(acting_tenant(fcinfo, 1), key_arg(fcinfo, 3), true);
     context_arg(fcinfo, 2, &ctx, &ctx_len);
     if (!pgkms_set_context(e->enc, &e->enc_ctx_set, &e->enc_ctx, &e->enc_ctx_len, ctx, ctx_len))
         pgkms_ereport_ossl("could not set the encryption context");
@@ -113,7 +122,8 @@ static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len
     PG_RETURN_BYTEA_P(out);
 }
 
-/* SQL: kms.encrypt(plaintext text, tenant text, context text) returns kms.encrypted */
+/* SQL: kms.encrypt(plaintext text|bytea, tenant text, context text, key text) returns kms.encrypted
+ */
 PG_FUNCTION_INFO_V1(pgkms_encrypt);
 Datum pgkms_encrypt(PG_FUNCTION_ARGS)
 {
@@ -194,6 +204,25 @@ Datum pgkms_decrypt_bytea(PG_FUNCTION_ARGS)
     if (PG_ARGISNULL(0))
         PG_RETURN_NULL();
     PG_RETURN_BYTEA_P(decrypt_value(fcinfo));
+}
+
+/* SQL: kms.create_key(tenant text, alias text, description text) returns uuid */
+PG_FUNCTION_INFO_V1(pgkms_create_key);
+Datum pgkms_create_key(PG_FUNCTION_ARGS)
+{
+    const char *tenant, *alias = key_arg(fcinfo, 1), *description = key_arg(fcinfo, 2);
+    pg_uuid_t *id = palloc(sizeof(pg_uuid_t));
+    pgkms_status st;
+
+    if (PG_ARGISNULL(0))
+        ereport(ERROR,
+                (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("kms.create_key needs a tenant")));
+    tenant = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    if (pgkms_tenant_validate(tenant, &st) != PGKMS_OK ||
+        (alias != NULL && pgkms_alias_validate(alias, &st) != PGKMS_OK))
+        pgkms_ereport_status(&st);
+    pgkms_cache_create_key(tenant, alias, description, false, id->data);
+    PG_RETURN_UUID_P(id);
 }
 
 /* SQL: kms.export_keyring(tenant text) returns bytea */

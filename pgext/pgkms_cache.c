@@ -101,7 +101,7 @@ static void ensure_tables(void)
         HASHCTL ctl;
 
         memset(&ctl, 0, sizeof(ctl));
-        ctl.keysize = PGKMS_TENANT_MAX + 1;
+        ctl.keysize = sizeof(((pgkms_tenant_entry *)NULL)->id);
         ctl.entrysize = sizeof(pgkms_tenant_entry);
         tenants = hash_create("pgkms tenants", 64, &ctl, HASH_ELEM | HASH_STRINGS);
         memset(&ctl, 0, sizeof(ctl));
@@ -152,8 +152,12 @@ int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_le
     return 1;
 }
 
-/* Creates the tenant's default key through the provider and stores its wrapped record. */
-static void create_default_key(const char *tenant)
+/*
+ * Creates a tenant key through the provider and stores its wrapped record. A default key
+ * loses quietly to a concurrent creator (ON CONFLICT DO NOTHING); others raise on conflict.
+ */
+void pgkms_cache_create_key(const char *tenant, const char *alias, const char *description,
+                            bool is_default, uint8_t key_id[PGKMS_UUID_LEN])
 {
     bool root_is_default;
     char *root = pgkms_root_uri(&root_is_default);
@@ -189,9 +193,33 @@ static void create_default_key(const char *tenant)
                          "KMS.")));
     if (pgkms_keyring_parse(json, json_len, &kr, &st) != PGKMS_OK)
         pgkms_ereport_status(&st);
-    pgkms_keys_insert(&kr.keys[0]);
-    pgkms_keyring_free(&kr);
+    kr.keys[0].is_default = is_default;
+    if (alias != NULL && (kr.keys[0].alias = strdup(alias)) == NULL) {
+        pgkms_keyring_free(&kr);
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    }
+    memcpy(key_id, kr.keys[0].key_id, PGKMS_UUID_LEN);
+    PG_TRY();
+    {
+        (void)pgkms_keys_insert(&kr.keys[0], description);
+    }
+    PG_FINALLY();
+    {
+        pgkms_keyring_free(&kr);
+    }
+    PG_END_TRY();
     created_in_xact = true;
+}
+
+/*
+ * Entries loaded to decrypt a value found by its key reference must never encrypt: the
+ * tenant may have no default key yet, and encryption must then create one, not pick another.
+ */
+#define DECRYPT_ONLY "*"
+
+static bool decrypt_only(const pgkms_tenant_entry *e)
+{
+    return strcmp(e->key, DECRYPT_ONLY) == 0;
 }
 
 /* Loads the tenant's records into the provider; keys stay wrapped until first use. */
@@ -209,9 +237,11 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
     int ok;
 
     pgkms_keys_load(e->tenant, &kr);
-    if (pgkms_keyring_find_default(&kr, e->tenant) == NULL && create_default) {
+    if (pgkms_keyring_find_default(&kr, e->tenant) == NULL && create_default && e->key[0] == '\0') {
+        uint8_t created[PGKMS_UUID_LEN];
+
         pgkms_keyring_free(&kr);
-        create_default_key(e->tenant);
+        pgkms_cache_create_key(e->tenant, NULL, NULL, true, created);
         pgkms_keys_load(e->tenant, &kr);
     }
     if (kr.nkeys == 0) {
@@ -219,7 +249,13 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
                         errmsg("tenant \"%s\" has no keys", e->tenant)));
     }
-    sel = pgkms_keyring_find_default(&kr, e->tenant);
+    sel = e->key[0] && !decrypt_only(e) ? pgkms_keyring_find_key(&kr, e->tenant, e->key)
+                                        : pgkms_keyring_find_default(&kr, e->tenant);
+    if (sel == NULL && e->key[0] && !decrypt_only(e)) {
+        pgkms_keyring_free(&kr);
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("tenant \"%s\" has no key \"%s\"", e->tenant, e->key)));
+    }
     pgkms_uuid_format((sel ? sel : &kr.keys[0])->key_id, kid);
     if (pgkms_keyring_serialize(&kr, &json, &st) != PGKMS_OK) {
         pgkms_keyring_free(&kr);
@@ -252,25 +288,38 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
         bool found;
         ref_entry *r = hash_search(refs, kr.keys[i].key_id, HASH_ENTER, &found);
 
-        r->tenant = e;
+        if (!found)
+            r->tenant = e; /* any entry of the tenant holds all its keys for decryption */
     }
     pgkms_keyring_free(&kr);
 }
 
-pgkms_tenant_entry *pgkms_cache_tenant(const char *tenant, bool create_default)
+pgkms_tenant_entry *pgkms_cache_tenant(const char *tenant, const char *key, bool create_default)
 {
     pgkms_tenant_entry *e;
     bool found;
     pgkms_status st;
+    char id[sizeof(e->id)];
 
-    if (!stale && last_tenant != NULL && strcmp(last_tenant->tenant, tenant) == 0)
+    if (key == NULL)
+        key = "";
+    if (!stale && last_tenant != NULL && strcmp(last_tenant->tenant, tenant) == 0 &&
+        strcmp(last_tenant->key, key) == 0)
         return last_tenant;
     if (pgkms_tenant_validate(tenant, &st) != PGKMS_OK)
         pgkms_ereport_status(&st);
+    if (strlen(key) > PGKMS_KEY_NAME_MAX)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("key name is longer than %d characters", PGKMS_KEY_NAME_MAX)));
+    /* ';' is not allowed in tenant names, so "tenant;key" cannot collide with a tenant. */
+    snprintf(id, sizeof(id), "%s%s%s", tenant, key[0] ? ";" : "", key);
     ensure_tables();
-    e = hash_search(tenants, tenant, HASH_ENTER, &found);
-    if (!found)
-        memset(&e->pkey, 0, sizeof(*e) - offsetof(pgkms_tenant_entry, pkey));
+    e = hash_search(tenants, id, HASH_ENTER, &found);
+    if (!found) {
+        memset(e->tenant, 0, sizeof(*e) - offsetof(pgkms_tenant_entry, tenant));
+        strlcpy(e->tenant, tenant, sizeof(e->tenant));
+        strlcpy(e->key, key, sizeof(e->key));
+    }
     if (e->pkey == NULL) {
         last_tenant = NULL;
         load_entry(e, create_default);
@@ -291,7 +340,7 @@ pgkms_tenant_entry *pgkms_cache_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LE
     tenant = pgkms_keys_tenant_of_ref(ref);
     if (tenant == NULL)
         return NULL;
-    return pgkms_cache_tenant(tenant, false);
+    return pgkms_cache_tenant(tenant, DECRYPT_ONLY, false);
 }
 
 /* SQL: trigger kms._keys_changed() on kms.keys and kms.key_versions */

@@ -16,9 +16,13 @@ extern char *pgkms_guc_root_key;
 extern int pgkms_guc_key_cache_ttl;
 
 /* One tenant's keys as loaded into the provider, with contexts reused for every value. */
+#define PGKMS_KEY_NAME_MAX 128 /* alias or UUID text */
+
 typedef struct pgkms_tenant_entry {
-    char tenant[PGKMS_TENANT_MAX + 1]; /* hash key */
-    EVP_PKEY *pkey;                    /* NULL until loaded */
+    char id[PGKMS_TENANT_MAX + PGKMS_KEY_NAME_MAX + 2]; /* hash key: "tenant" or "tenant;key" */
+    char tenant[PGKMS_TENANT_MAX + 1];
+    char key[PGKMS_KEY_NAME_MAX + 1]; /* key that encrypts; empty: the tenant's default */
+    EVP_PKEY *pkey;                   /* NULL until loaded */
     EVP_PKEY_CTX *enc;
     EVP_PKEY_CTX *dec;
     /* Context last set on enc/dec, so unchanged contexts cost nothing per row. */
@@ -28,7 +32,11 @@ typedef struct pgkms_tenant_entry {
 } pgkms_tenant_entry;
 
 /* pgkms_cache.c */
-pgkms_tenant_entry *pgkms_cache_tenant(const char *tenant, bool create_default);
+/* The tenant's keys with `key` (alias or id; NULL: the default key) selected to encrypt. */
+pgkms_tenant_entry *pgkms_cache_tenant(const char *tenant, const char *key, bool create_default);
+/* Creates a tenant key through the provider and stores it; returns its id. */
+void pgkms_cache_create_key(const char *tenant, const char *alias, const char *description,
+                            bool is_default, uint8_t key_id[PGKMS_UUID_LEN]);
 /* Tenant owning a key reference; NULL if no such key. */
 pgkms_tenant_entry *pgkms_cache_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
 void pgkms_cache_flush_if_stale(void);
@@ -39,7 +47,7 @@ int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_le
 /* pgkms_keys.c: tenant key records in kms tables (wrapped material only). */
 void pgkms_keys_load(const char *tenant, pgkms_keyring *out);
 const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
-void pgkms_keys_insert(const pgkms_key_record *rec);
+bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description);
 void pgkms_keys_load_all(pgkms_keyring *out);
 char *pgkms_root_uri(bool *is_default);
 

@@ -191,13 +191,14 @@ const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN])
     return tenant;
 }
 
-void pgkms_keys_insert(const pgkms_key_record *rec)
+bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description)
 {
     owner_ctx o;
     char kid[PGKMS_UUID_STR_LEN + 1];
-    Oid ktypes[5] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT4OID};
-    Datum kvals[5];
-    char knulls[5] = {' ', ' ', rec->alias ? ' ' : 'n', ' ', ' '};
+    Oid ktypes[6] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT4OID, TEXTOID};
+    Datum kvals[6];
+    char knulls[6] = {' ', ' ', rec->alias ? ' ' : 'n', ' ', ' ', description ? ' ' : 'n'};
+    bool inserted;
 
     pgkms_uuid_format(rec->key_id, kid);
     kvals[0] = CStringGetTextDatum(kid);
@@ -205,38 +206,46 @@ void pgkms_keys_insert(const pgkms_key_record *rec)
     kvals[2] = rec->alias ? CStringGetTextDatum(rec->alias) : (Datum)0;
     kvals[3] = BoolGetDatum(rec->is_default);
     kvals[4] = Int32GetDatum((int32)rec->current_version);
+    kvals[5] = description ? CStringGetTextDatum(description) : (Datum)0;
     as_owner(&o);
-    /* A concurrent first use may have created the tenant's default key: keep that one. */
-    if (SPI_execute_with_args(
-            "INSERT INTO kms.keys (key_id, tenant, alias, is_default, "
-            "current_version) VALUES ($1::pg_catalog.uuid, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            5, ktypes, kvals, knulls, false, 0) != SPI_OK_INSERT)
+    /*
+     * A concurrent first use may have created the tenant's default key: keep that one. Other
+     * keys must not vanish silently, so their conflicts (a taken alias) raise.
+     */
+    if (SPI_execute_with_args(rec->is_default
+                                  ? "INSERT INTO kms.keys (key_id, tenant, alias, is_default, "
+                                    "current_version, description) VALUES ($1::pg_catalog.uuid, "
+                                    "$2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+                                  : "INSERT INTO kms.keys (key_id, tenant, alias, is_default, "
+                                    "current_version, description) VALUES ($1::pg_catalog.uuid, "
+                                    "$2, $3, $4, $5, $6)",
+                              6, ktypes, kvals, knulls, false, 0) != SPI_OK_INSERT)
         elog(ERROR, "could not store a tenant key");
-    if (SPI_processed == 1) {
-        for (size_t i = 0; i < rec->nversions; i++) {
-            const pgkms_key_version *v = &rec->versions[i];
-            Oid vtypes[5] = {TEXTOID, INT4OID, TEXTOID, BYTEAOID, BYTEAOID};
-            Datum vvals[5];
-            bytea *root_id = palloc(VARHDRSZ + PGKMS_ROOT_ID_LEN);
-            bytea *wrapped = palloc(VARHDRSZ + v->wrapped_len);
+    inserted = SPI_processed == 1;
+    for (size_t i = 0; inserted && i < rec->nversions; i++) {
+        const pgkms_key_version *v = &rec->versions[i];
+        Oid vtypes[5] = {TEXTOID, INT4OID, TEXTOID, BYTEAOID, BYTEAOID};
+        Datum vvals[5];
+        bytea *root_id = palloc(VARHDRSZ + PGKMS_ROOT_ID_LEN);
+        bytea *wrapped = palloc(VARHDRSZ + v->wrapped_len);
 
-            SET_VARSIZE(root_id, VARHDRSZ + PGKMS_ROOT_ID_LEN);
-            memcpy(VARDATA(root_id), v->root_id, PGKMS_ROOT_ID_LEN);
-            SET_VARSIZE(wrapped, VARHDRSZ + v->wrapped_len);
-            memcpy(VARDATA(wrapped), v->wrapped, v->wrapped_len);
-            vvals[0] = kvals[0];
-            vvals[1] = Int32GetDatum((int32)v->version);
-            vvals[2] = CStringGetTextDatum(v->keyring);
-            vvals[3] = PointerGetDatum(root_id);
-            vvals[4] = PointerGetDatum(wrapped);
-            if (SPI_execute_with_args("INSERT INTO kms.key_versions (key_id, version, keyring, "
-                                      "root_id, wrapped) VALUES "
-                                      "($1::pg_catalog.uuid, $2, $3, $4, $5)",
-                                      5, vtypes, vvals, NULL, false, 0) != SPI_OK_INSERT)
-                elog(ERROR, "could not store a tenant key version");
-        }
+        SET_VARSIZE(root_id, VARHDRSZ + PGKMS_ROOT_ID_LEN);
+        memcpy(VARDATA(root_id), v->root_id, PGKMS_ROOT_ID_LEN);
+        SET_VARSIZE(wrapped, VARHDRSZ + v->wrapped_len);
+        memcpy(VARDATA(wrapped), v->wrapped, v->wrapped_len);
+        vvals[0] = kvals[0];
+        vvals[1] = Int32GetDatum((int32)v->version);
+        vvals[2] = CStringGetTextDatum(v->keyring);
+        vvals[3] = PointerGetDatum(root_id);
+        vvals[4] = PointerGetDatum(wrapped);
+        if (SPI_execute_with_args("INSERT INTO kms.key_versions (key_id, version, keyring, "
+                                  "root_id, wrapped) VALUES "
+                                  "($1::pg_catalog.uuid, $2, $3, $4, $5)",
+                                  5, vtypes, vvals, NULL, false, 0) != SPI_OK_INSERT)
+            elog(ERROR, "could not store a tenant key version");
     }
     as_caller(&o);
+    return inserted;
 }
 
 char *pgkms_root_uri(bool *is_default)

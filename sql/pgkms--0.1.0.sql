@@ -17,6 +17,7 @@ CREATE TABLE kms.keys (
                                      'Destroyed')),
     current_version integer NOT NULL DEFAULT 1 CHECK (current_version >= 1),
     origin          text NOT NULL DEFAULT 'pgkms',
+    description     text,
     created         timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX keys_one_default_per_tenant ON kms.keys (tenant) WHERE is_default;
@@ -67,10 +68,13 @@ COMMENT ON TYPE kms.encrypted IS 'pgkms ciphertext (AES-256-GCM envelope under a
 CREATE CAST (kms.encrypted AS bytea) WITHOUT FUNCTION;
 CREATE CAST (bytea AS kms.encrypted) WITHOUT FUNCTION;
 
-CREATE FUNCTION kms.encrypt(plaintext text, tenant text DEFAULT NULL, context text DEFAULT NULL)
+-- key: alias or id of one of the tenant's keys; NULL: its default key (created on first use).
+CREATE FUNCTION kms.encrypt(plaintext text, tenant text DEFAULT NULL, context text DEFAULT NULL,
+                            key text DEFAULT NULL)
     RETURNS kms.encrypted
     AS 'MODULE_PATHNAME', 'pgkms_encrypt' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-CREATE FUNCTION kms.encrypt(plaintext bytea, tenant text DEFAULT NULL, context text DEFAULT NULL)
+CREATE FUNCTION kms.encrypt(plaintext bytea, tenant text DEFAULT NULL, context text DEFAULT NULL,
+                            key text DEFAULT NULL)
     RETURNS kms.encrypted
     AS 'MODULE_PATHNAME', 'pgkms_encrypt' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION kms.decrypt(value kms.encrypted, context text DEFAULT NULL) RETURNS text
@@ -82,3 +86,43 @@ CREATE FUNCTION kms.decrypt_bytea(value kms.encrypted, context text DEFAULT NULL
 CREATE FUNCTION kms.export_keyring(tenant text DEFAULT NULL) RETURNS bytea
     AS 'MODULE_PATHNAME', 'pgkms_export_keyring' LANGUAGE C STABLE PARALLEL RESTRICTED;
 REVOKE ALL ON FUNCTION kms.export_keyring(text) FROM PUBLIC;
+
+-- Key administration: not granted to PUBLIC (docs/sql-reference.md shows the GRANTs).
+CREATE FUNCTION kms.create_key(tenant text, alias text DEFAULT NULL, description text DEFAULT NULL)
+    RETURNS uuid
+    AS 'MODULE_PATHNAME', 'pgkms_create_key' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION kms.create_key(text, text, text) FROM PUBLIC;
+
+-- Enabled <-> Disabled. A tenant's default key is never disabled by these functions. The
+-- change reaches every session's key cache when it commits (statement trigger above).
+CREATE FUNCTION kms._set_key_state(key uuid, from_state text, to_state text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k record;
+BEGIN
+    SELECT tenant, is_default, state INTO k FROM kms.keys WHERE key_id = key FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'key % does not exist', key USING ERRCODE = 'undefined_object';
+    END IF;
+    IF k.is_default AND to_state <> 'Enabled' THEN
+        RAISE EXCEPTION 'key % is the default key of tenant "%" and cannot be disabled', key, k.tenant
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF k.state = to_state THEN
+        RETURN;
+    END IF;
+    IF k.state <> from_state THEN
+        RAISE EXCEPTION 'key % is in state %, not %', key, k.state, from_state
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE kms.keys SET state = to_state WHERE key_id = key;
+END $$;
+REVOKE ALL ON FUNCTION kms._set_key_state(uuid, text, text) FROM PUBLIC;
+
+CREATE FUNCTION kms.disable_key(key uuid) RETURNS void
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT kms._set_key_state(key, 'Enabled', 'Disabled') $$;
+CREATE FUNCTION kms.enable_key(key uuid) RETURNS void
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT kms._set_key_state(key, 'Disabled', 'Enabled') $$;
+REVOKE ALL ON FUNCTION kms.disable_key(uuid), kms.enable_key(uuid) FROM PUBLIC;

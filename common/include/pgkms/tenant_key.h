@@ -38,6 +38,9 @@ typedef struct pgkms_key_record {
 /* Tenant names: 1..128 characters of [A-Za-z0-9_.@:-]; they appear in URIs and file names. */
 pgkms_code pgkms_tenant_validate(const char *tenant, pgkms_status *st) PGKMS_MUST_CHECK;
 
+/* Key aliases: like tenant names, and never shaped like a UUID (keys are named by either). */
+pgkms_code pgkms_alias_validate(const char *alias, pgkms_status *st) PGKMS_MUST_CHECK;
+
 /* A new enabled key (random 256-bit material and UUIDv4 id), version 1, wrapped under root. */
 pgkms_code pgkms_tenant_key_create(pgkms_root *root, const char *tenant, int is_default,
                                    pgkms_key_record *out, pgkms_status *st) PGKMS_MUST_CHECK;
