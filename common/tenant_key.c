@@ -109,8 +109,10 @@ pgkms_code pgkms_tenant_key_wrap(pgkms_root *root, const char *tenant,
     return PGKMS_OK;
 }
 
-pgkms_code pgkms_tenant_key_create(pgkms_root *root, const char *tenant, int is_default,
-                                   pgkms_key_record *out, pgkms_status *st)
+/* A record of tenant key `key_id` holding one new version: fresh random material, wrapped. */
+static pgkms_code new_record(pgkms_root *root, const char *tenant, const uint8_t *key_id,
+                             uint32_t version, int is_default, pgkms_key_record *out,
+                             pgkms_status *st)
 {
     uint8_t *tmk = pgkms_secure_alloc(PGKMS_TMK_LEN);
     char now[21];
@@ -119,19 +121,17 @@ pgkms_code pgkms_tenant_key_create(pgkms_root *root, const char *tenant, int is_
     memset(out, 0, sizeof(*out));
     if (tmk == NULL)
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a tenant key");
-    if (RAND_priv_bytes_ex(root->libctx, tmk, PGKMS_TMK_LEN, 256) <= 0 ||
-        RAND_bytes_ex(root->libctx, out->key_id, PGKMS_UUID_LEN, 0) <= 0) {
+    if (RAND_priv_bytes_ex(root->libctx, tmk, PGKMS_TMK_LEN, 256) <= 0) {
         pgkms_secure_free(tmk, PGKMS_TMK_LEN);
         return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
     }
-    out->key_id[6] = (out->key_id[6] & 0x0F) | 0x40; /* UUID version 4 */
-    out->key_id[8] = (out->key_id[8] & 0x3F) | 0x80; /* RFC 4122 variant */
+    memcpy(out->key_id, key_id, PGKMS_UUID_LEN);
     out->versions = calloc(1, sizeof(pgkms_key_version));
     if (out->versions == NULL) {
         pgkms_secure_free(tmk, PGKMS_TMK_LEN);
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
     }
-    rc = pgkms_tenant_key_wrap(root, tenant, out->key_id, 1, tmk, &out->versions[0], st);
+    rc = pgkms_tenant_key_wrap(root, tenant, out->key_id, version, tmk, &out->versions[0], st);
     pgkms_secure_free(tmk, PGKMS_TMK_LEN);
     if (rc != PGKMS_OK) {
         free(out->versions);
@@ -144,12 +144,33 @@ pgkms_code pgkms_tenant_key_create(pgkms_root *root, const char *tenant, int is_
     out->state = strdup("Enabled");
     out->created = strdup(now);
     out->is_default = is_default;
-    out->current_version = 1;
+    out->current_version = version;
     if (out->tenant == NULL || out->state == NULL || out->created == NULL) {
         pgkms_key_record_free(out);
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
     }
     return PGKMS_OK;
+}
+
+pgkms_code pgkms_tenant_key_create(pgkms_root *root, const char *tenant, int is_default,
+                                   pgkms_key_record *out, pgkms_status *st)
+{
+    uint8_t key_id[PGKMS_UUID_LEN];
+
+    if (RAND_bytes_ex(root->libctx, key_id, PGKMS_UUID_LEN, 0) <= 0)
+        return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
+    key_id[6] = (key_id[6] & 0x0F) | 0x40; /* UUID version 4 */
+    key_id[8] = (key_id[8] & 0x3F) | 0x80; /* RFC 4122 variant */
+    return new_record(root, tenant, key_id, 1, is_default, out, st);
+}
+
+pgkms_code pgkms_tenant_key_new_version(pgkms_root *root, const char *tenant,
+                                        const uint8_t key_id[PGKMS_UUID_LEN], uint32_t version,
+                                        pgkms_key_record *out, pgkms_status *st)
+{
+    if (version < 2 || version > 0x7FFFFFFF)
+        return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT, "invalid new key version %u", version);
+    return new_record(root, tenant, key_id, version, 0, out, st);
 }
 
 pgkms_code pgkms_tenant_key_unwrap(pgkms_root *root, const pgkms_key_record *rec,

@@ -225,6 +225,28 @@ Datum pgkms_create_key(PG_FUNCTION_ARGS)
     PG_RETURN_UUID_P(id);
 }
 
+/* SQL: kms.rotate_key(key uuid) returns integer */
+PG_FUNCTION_INFO_V1(pgkms_rotate_key);
+Datum pgkms_rotate_key(PG_FUNCTION_ARGS)
+{
+    pg_uuid_t *id;
+    char kid[PGKMS_UUID_STR_LEN + 1], *tenant, *state;
+    uint32_t current;
+
+    id = PG_GETARG_UUID_P(0); /* STRICT */
+    pgkms_uuid_format(id->data, kid);
+    if (!pgkms_keys_lock(kid, &tenant, &current, &state))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("key %s does not exist", kid)));
+    if (strcmp(state, "Enabled") != 0)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("key %s is in state %s; only enabled keys rotate", kid, state)));
+    if (current >= 0x7FFFFFFF)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                        errmsg("key %s has no version numbers left", kid)));
+    pgkms_cache_rotate_key(tenant, id->data, current + 1);
+    PG_RETURN_INT32((int32)(current + 1));
+}
+
 /* SQL: kms.export_keyring(tenant text) returns bytea */
 PG_FUNCTION_INFO_V1(pgkms_export_keyring);
 Datum pgkms_export_keyring(PG_FUNCTION_ARGS)

@@ -153,11 +153,11 @@ int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_le
 }
 
 /*
- * Creates a tenant key through the provider and stores its wrapped record. A default key
- * loses quietly to a concurrent creator (ON CONFLICT DO NOTHING); others raise on conflict.
+ * Has the provider generate a tenant key record (wrapped under the root): a new key, or with
+ * rotate_id a new version `version` of that key. The record comes back as keyring JSON.
  */
-void pgkms_cache_create_key(const char *tenant, const char *alias, const char *description,
-                            bool is_default, uint8_t key_id[PGKMS_UUID_LEN])
+static void generate_record(const char *tenant, const uint8_t *rotate_id, uint32_t version,
+                            pgkms_keyring *out)
 {
     bool root_is_default;
     char *root = pgkms_root_uri(&root_is_default);
@@ -165,17 +165,23 @@ void pgkms_cache_create_key(const char *tenant, const char *alias, const char *d
     EVP_PKEY_CTX *gen = EVP_PKEY_CTX_new_from_name(pgkms_libctx(), PGKMS_KEY_TYPE, NULL);
     EVP_PKEY *pkey = NULL;
     int ttl = pgkms_guc_key_cache_ttl, create = root_is_default;
-    OSSL_PARAM params[5];
+    unsigned int new_version = version;
+    char kid[PGKMS_UUID_STR_LEN + 1];
+    OSSL_PARAM params[7], *p = params;
     size_t json_cap = 64 * 1024, json_len = 0;
     char *json = palloc(json_cap);
-    pgkms_keyring kr;
     pgkms_status st;
 
-    params[0] = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_TENANT, (char *)tenant, 0);
-    params[1] = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_ROOT_KEY, root, 0);
-    params[2] = OSSL_PARAM_construct_int(PGKMS_PARAM_CACHE_TTL, &ttl);
-    params[3] = OSSL_PARAM_construct_int(PGKMS_PARAM_ROOT_CREATE, &create);
-    params[4] = OSSL_PARAM_construct_end();
+    *p++ = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_TENANT, (char *)tenant, 0);
+    *p++ = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_ROOT_KEY, root, 0);
+    *p++ = OSSL_PARAM_construct_int(PGKMS_PARAM_CACHE_TTL, &ttl);
+    *p++ = OSSL_PARAM_construct_int(PGKMS_PARAM_ROOT_CREATE, &create);
+    if (rotate_id != NULL) {
+        pgkms_uuid_format(rotate_id, kid);
+        *p++ = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_KEY_ID, kid, 0);
+        *p++ = OSSL_PARAM_construct_uint(PGKMS_PARAM_VERSION, &new_version);
+    }
+    *p = OSSL_PARAM_construct_end();
     if (gen == NULL || EVP_PKEY_keygen_init(gen) <= 0 ||
         EVP_PKEY_CTX_set_params(gen, params) <= 0 || EVP_PKEY_generate(gen, &pkey) <= 0 ||
         !EVP_PKEY_get_utf8_string_param(pkey, PGKMS_PARAM_KEYRING, json, json_cap, &json_len)) {
@@ -191,8 +197,21 @@ void pgkms_cache_create_key(const char *tenant, const char *alias, const char *d
                  errdetail("A root key beside the data it protects is for development only."),
                  errhint("Set kms.root_key to a file outside the data directory, an HSM or a "
                          "KMS.")));
-    if (pgkms_keyring_parse(json, json_len, &kr, &st) != PGKMS_OK)
+    if (pgkms_keyring_parse(json, json_len, out, &st) != PGKMS_OK)
         pgkms_ereport_status(&st);
+    created_in_xact = true;
+}
+
+/*
+ * Creates a tenant key and stores its wrapped record. A default key loses quietly to a
+ * concurrent creator (ON CONFLICT DO NOTHING); other keys raise on conflict.
+ */
+void pgkms_cache_create_key(const char *tenant, const char *alias, const char *description,
+                            bool is_default, uint8_t key_id[PGKMS_UUID_LEN])
+{
+    pgkms_keyring kr;
+
+    generate_record(tenant, NULL, 1, &kr);
     kr.keys[0].is_default = is_default;
     if (alias != NULL && (kr.keys[0].alias = strdup(alias)) == NULL) {
         pgkms_keyring_free(&kr);
@@ -208,7 +227,23 @@ void pgkms_cache_create_key(const char *tenant, const char *alias, const char *d
         pgkms_keyring_free(&kr);
     }
     PG_END_TRY();
-    created_in_xact = true;
+}
+
+void pgkms_cache_rotate_key(const char *tenant, const uint8_t key_id[PGKMS_UUID_LEN],
+                            uint32_t version)
+{
+    pgkms_keyring kr;
+
+    generate_record(tenant, key_id, version, &kr);
+    PG_TRY();
+    {
+        pgkms_keys_add_version(&kr.keys[0]);
+    }
+    PG_FINALLY();
+    {
+        pgkms_keyring_free(&kr);
+    }
+    PG_END_TRY();
 }
 
 /*

@@ -34,6 +34,9 @@ typedef struct pgkms_tenant_entry {
 /* pgkms_cache.c */
 /* The tenant's keys with `key` (alias or id; NULL: the default key) selected to encrypt. */
 pgkms_tenant_entry *pgkms_cache_tenant(const char *tenant, const char *key, bool create_default);
+/* Adds version `version` (fresh material) to existing key key_id and makes it current. */
+void pgkms_cache_rotate_key(const char *tenant, const uint8_t key_id[PGKMS_UUID_LEN],
+                            uint32_t version);
 /* Creates a tenant key through the provider and stores it; returns its id. */
 void pgkms_cache_create_key(const char *tenant, const char *alias, const char *description,
                             bool is_default, uint8_t key_id[PGKMS_UUID_LEN]);
@@ -48,6 +51,10 @@ int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_le
 void pgkms_keys_load(const char *tenant, pgkms_keyring *out);
 const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
 bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description);
+/* Locks a key's row for a state or version change; false if there is no such key. */
+bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state);
+/* Stores rec's (new) version and makes it the key's current version. */
+void pgkms_keys_add_version(const pgkms_key_record *rec);
 void pgkms_keys_load_all(pgkms_keyring *out);
 char *pgkms_root_uri(bool *is_default);
 

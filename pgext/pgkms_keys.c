@@ -191,6 +191,33 @@ const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN])
     return tenant;
 }
 
+/* Inserts every version of rec (key id as a text datum); runs inside as_owner(). */
+static void insert_versions(Datum kid, const pgkms_key_record *rec)
+{
+    for (size_t i = 0; i < rec->nversions; i++) {
+        const pgkms_key_version *v = &rec->versions[i];
+        Oid vtypes[5] = {TEXTOID, INT4OID, TEXTOID, BYTEAOID, BYTEAOID};
+        Datum vvals[5];
+        bytea *root_id = palloc(VARHDRSZ + PGKMS_ROOT_ID_LEN);
+        bytea *wrapped = palloc(VARHDRSZ + v->wrapped_len);
+
+        SET_VARSIZE(root_id, VARHDRSZ + PGKMS_ROOT_ID_LEN);
+        memcpy(VARDATA(root_id), v->root_id, PGKMS_ROOT_ID_LEN);
+        SET_VARSIZE(wrapped, VARHDRSZ + v->wrapped_len);
+        memcpy(VARDATA(wrapped), v->wrapped, v->wrapped_len);
+        vvals[0] = kid;
+        vvals[1] = Int32GetDatum((int32)v->version);
+        vvals[2] = CStringGetTextDatum(v->keyring);
+        vvals[3] = PointerGetDatum(root_id);
+        vvals[4] = PointerGetDatum(wrapped);
+        if (SPI_execute_with_args("INSERT INTO kms.key_versions (key_id, version, keyring, "
+                                  "root_id, wrapped) VALUES "
+                                  "($1::pg_catalog.uuid, $2, $3, $4, $5)",
+                                  5, vtypes, vvals, NULL, false, 0) != SPI_OK_INSERT)
+            elog(ERROR, "could not store a tenant key version");
+    }
+}
+
 bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description)
 {
     owner_ctx o;
@@ -222,30 +249,55 @@ bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description)
                               6, ktypes, kvals, knulls, false, 0) != SPI_OK_INSERT)
         elog(ERROR, "could not store a tenant key");
     inserted = SPI_processed == 1;
-    for (size_t i = 0; inserted && i < rec->nversions; i++) {
-        const pgkms_key_version *v = &rec->versions[i];
-        Oid vtypes[5] = {TEXTOID, INT4OID, TEXTOID, BYTEAOID, BYTEAOID};
-        Datum vvals[5];
-        bytea *root_id = palloc(VARHDRSZ + PGKMS_ROOT_ID_LEN);
-        bytea *wrapped = palloc(VARHDRSZ + v->wrapped_len);
-
-        SET_VARSIZE(root_id, VARHDRSZ + PGKMS_ROOT_ID_LEN);
-        memcpy(VARDATA(root_id), v->root_id, PGKMS_ROOT_ID_LEN);
-        SET_VARSIZE(wrapped, VARHDRSZ + v->wrapped_len);
-        memcpy(VARDATA(wrapped), v->wrapped, v->wrapped_len);
-        vvals[0] = kvals[0];
-        vvals[1] = Int32GetDatum((int32)v->version);
-        vvals[2] = CStringGetTextDatum(v->keyring);
-        vvals[3] = PointerGetDatum(root_id);
-        vvals[4] = PointerGetDatum(wrapped);
-        if (SPI_execute_with_args("INSERT INTO kms.key_versions (key_id, version, keyring, "
-                                  "root_id, wrapped) VALUES "
-                                  "($1::pg_catalog.uuid, $2, $3, $4, $5)",
-                                  5, vtypes, vvals, NULL, false, 0) != SPI_OK_INSERT)
-            elog(ERROR, "could not store a tenant key version");
-    }
+    if (inserted)
+        insert_versions(kvals[0], rec);
     as_caller(&o);
     return inserted;
+}
+
+bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state)
+{
+    owner_ctx o;
+    Oid types[1] = {TEXTOID};
+    Datum values[1] = {CStringGetTextDatum(key_id)};
+    bool found;
+
+    as_owner(&o);
+    if (SPI_execute_with_args("SELECT tenant, current_version, state FROM kms.keys "
+                              "WHERE key_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid FOR UPDATE",
+                              1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+        elog(ERROR, "could not look up key %s", key_id);
+    found = SPI_processed == 1;
+    if (found) {
+        HeapTuple row = SPI_tuptable->vals[0];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+
+        *tenant = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 1));
+        *current = (uint32_t)pg_strtoint32(SPI_getvalue(row, desc, 2));
+        *state = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 3));
+    }
+    as_caller(&o);
+    return found;
+}
+
+void pgkms_keys_add_version(const pgkms_key_record *rec)
+{
+    owner_ctx o;
+    char kid[PGKMS_UUID_STR_LEN + 1];
+    Oid types[2] = {TEXTOID, INT4OID};
+    Datum values[2];
+
+    pgkms_uuid_format(rec->key_id, kid);
+    values[0] = CStringGetTextDatum(kid);
+    values[1] = Int32GetDatum((int32)rec->current_version);
+    as_owner(&o);
+    insert_versions(values[0], rec);
+    if (SPI_execute_with_args("UPDATE kms.keys SET current_version = $2 "
+                              "WHERE key_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid",
+                              2, types, values, NULL, false, 0) != SPI_OK_UPDATE ||
+        SPI_processed != 1)
+        elog(ERROR, "could not make version %u current", rec->current_version);
+    as_caller(&o);
 }
 
 char *pgkms_root_uri(bool *is_default)

@@ -110,6 +110,9 @@ typedef struct gen_ctx {
     char *root;
     int ttl;
     int create;
+    int rotate; /* key_id and version are set: make a new version of an existing key */
+    uint8_t key_id[PGKMS_UUID_LEN];
+    unsigned int version;
 } gen_ctx;
 
 static int km_gen_set_params(void *vgen, const OSSL_PARAM params[])
@@ -130,6 +133,18 @@ static int km_gen_set_params(void *vgen, const OSSL_PARAM params[])
     }
     param_int(params, PGKMS_PARAM_CACHE_TTL, &gen->ttl);
     param_int(params, PGKMS_PARAM_ROOT_CREATE, &gen->create);
+    {
+        const char *kid = param_utf8(params, PGKMS_PARAM_KEY_ID);
+        const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_VERSION);
+
+        if (kid != NULL) {
+            if (pgkms_uuid_parse(kid, gen->key_id, NULL) != PGKMS_OK)
+                return 0;
+            gen->rotate = 1;
+        }
+        if (p != NULL && !OSSL_PARAM_get_uint(p, &gen->version))
+            return 0;
+    }
     return 1;
 }
 
@@ -155,6 +170,8 @@ static const OSSL_PARAM *km_gen_settable_params(void *vgen, void *provctx)
                                           OSSL_PARAM_utf8_string(PGKMS_PARAM_ROOT_KEY, NULL, 0),
                                           OSSL_PARAM_int(PGKMS_PARAM_CACHE_TTL, NULL),
                                           OSSL_PARAM_int(PGKMS_PARAM_ROOT_CREATE, NULL),
+                                          OSSL_PARAM_utf8_string(PGKMS_PARAM_KEY_ID, NULL, 0),
+                                          OSSL_PARAM_uint(PGKMS_PARAM_VERSION, NULL),
                                           OSSL_PARAM_END};
 
     (void)vgen;
@@ -172,6 +189,7 @@ static void *km_gen(void *vgen, OSSL_CALLBACK *cb, void *cbarg)
     pgkms_key_record rec;
     pgkms_status st;
     pgkms_code rc;
+    char kid[PGKMS_UUID_STR_LEN + 1];
 
     (void)cb;
     (void)cbarg;
@@ -183,8 +201,12 @@ static void *km_gen(void *vgen, OSSL_CALLBACK *cb, void *cbarg)
     rc = pgkms_root_open(gen->provctx->libctx, root_uri, gen->create ? PGKMS_ROOT_CREATE : 0, &root,
                          &st);
     if (rc == PGKMS_OK)
-        rc = pgkms_tenant_key_create(root, gen->tenant, 1, &rec, &st);
+        rc = gen->rotate ? pgkms_tenant_key_new_version(root, gen->tenant, gen->key_id,
+                                                        gen->version, &rec, &st)
+                         : pgkms_tenant_key_create(root, gen->tenant, 1, &rec, &st);
     pgkms_root_close(root);
+    if (rc == PGKMS_OK)
+        pgkms_uuid_format(rec.key_id, kid);
     if (rc == PGKMS_OK)
         rc = pgkms_keyring_add(&kr, &rec, &st);
     if (rc == PGKMS_OK) {
@@ -193,7 +215,7 @@ static void *km_gen(void *vgen, OSSL_CALLBACK *cb, void *cbarg)
             rc = pgkms_fail(&st, PGKMS_E_NO_MEMORY, "out of memory");
     }
     if (rc == PGKMS_OK)
-        rc = pgkms_prov_key_load(key, gen->tenant, &kr, NULL, root_uri, 0, gen->ttl, &st);
+        rc = pgkms_prov_key_load(key, gen->tenant, &kr, kid, root_uri, 0, gen->ttl, &st);
     pgkms_keyring_free(&kr);
     if (rc != PGKMS_OK) {
         pgkms_prov_key_free(key);

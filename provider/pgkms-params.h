@@ -14,6 +14,8 @@
 #define PGKMS_PARAM_ROOT_KEY  "kms-root-key"      /* utf8: root keyring URI */
 #define PGKMS_PARAM_CACHE_TTL "kms-key-cache-ttl" /* int: seconds */
 #define PGKMS_PARAM_KEY_ID    "kms-key-id" /* utf8 (get only): UUID of the key that encrypts */
+#define PGKMS_PARAM_VERSION                                                                        \
+    "kms-version" /* uint (generation): new version of kms-key-id to create */
 #define PGKMS_PARAM_ROOT_CREATE                                                                    \
     "kms-root-create" /* int: create a missing file root (embedded default) */
 

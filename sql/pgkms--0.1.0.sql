@@ -126,3 +126,9 @@ CREATE FUNCTION kms.enable_key(key uuid) RETURNS void
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS $$ SELECT kms._set_key_state(key, 'Disabled', 'Enabled') $$;
 REVOKE ALL ON FUNCTION kms.disable_key(uuid), kms.enable_key(uuid) FROM PUBLIC;
+
+-- A new version with fresh key material becomes current: new values use it, values under
+-- older versions still decrypt. Returns the new version.
+CREATE FUNCTION kms.rotate_key(key uuid) RETURNS integer
+    AS 'MODULE_PATHNAME', 'pgkms_rotate_key' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION kms.rotate_key(uuid) FROM PUBLIC;

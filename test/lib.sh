@@ -31,3 +31,7 @@ new_cli_env() {
 # SQL helpers for suites that run against the test cluster (run-all.sh exports PG*).
 need_cluster() { [ -n "${PGHOST:-}" ] || { echo "no test cluster (run through test/run-all.sh)"; exit 77; }; }
 sql() { psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
+# flip_bit IN OFFSET OUT: OUT is IN with the low bit of byte OFFSET inverted (always a change).
+flip_bit() {
+    python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[int(sys.argv[2])] ^= 1; open(sys.argv[3], "wb").write(b)' "$1" "$2" "$3"
+}

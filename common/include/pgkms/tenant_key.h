@@ -44,6 +44,10 @@ pgkms_code pgkms_alias_validate(const char *alias, pgkms_status *st) PGKMS_MUST_
 /* A new enabled key (random 256-bit material and UUIDv4 id), version 1, wrapped under root. */
 pgkms_code pgkms_tenant_key_create(pgkms_root *root, const char *tenant, int is_default,
                                    pgkms_key_record *out, pgkms_status *st) PGKMS_MUST_CHECK;
+/* Rotation: a record of existing key key_id holding only a new version (fresh material). */
+pgkms_code pgkms_tenant_key_new_version(pgkms_root *root, const char *tenant,
+                                        const uint8_t key_id[PGKMS_UUID_LEN], uint32_t version,
+                                        pgkms_key_record *out, pgkms_status *st) PGKMS_MUST_CHECK;
 /* Unwraps version v of rec into tmk (PGKMS_TMK_LEN bytes of caller's secure memory). */
 pgkms_code pgkms_tenant_key_unwrap(pgkms_root *root, const pgkms_key_record *rec,
                                    const pgkms_key_version *v, uint8_t *tmk,
