@@ -174,20 +174,31 @@ const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN])
     bytea *b = palloc(VARHDRSZ + PGKMS_KEY_REF_LEN);
     Datum values[1];
     const char *tenant = NULL;
+    char *destroyed = NULL;
 
     SET_VARSIZE(b, VARHDRSZ + PGKMS_KEY_REF_LEN);
     memcpy(VARDATA(b), ref, PGKMS_KEY_REF_LEN);
     values[0] = PointerGetDatum(b);
     as_owner(&o);
-    if (SPI_execute_with_args("SELECT tenant FROM kms.keys WHERE key_ref OPERATOR(pg_catalog.=) $1",
+    if (SPI_execute_with_args("SELECT tenant, state, key_id FROM kms.keys "
+                              "WHERE key_ref OPERATOR(pg_catalog.=) $1",
                               1, types, values, NULL, false, 1) != SPI_OK_SELECT)
         elog(ERROR, "could not look up a key reference");
     if (SPI_processed == 1) {
-        char *t = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+        HeapTuple row = SPI_tuptable->vals[0];
+        TupleDesc desc = SPI_tuptable->tupdesc;
 
-        tenant = MemoryContextStrdup(TopTransactionContext, t);
+        tenant = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 1));
+        if (strcmp(SPI_getvalue(row, desc, 2), "Destroyed") == 0)
+            destroyed = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 3));
     }
     as_caller(&o);
+    /* Crypto-shredded: say so, rather than "not found". */
+    if (destroyed != NULL)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("key %s is in state Destroyed: values under it can never be "
+                               "decrypted",
+                               destroyed)));
     return tenant;
 }
 

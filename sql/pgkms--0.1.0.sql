@@ -18,7 +18,9 @@ CREATE TABLE kms.keys (
     current_version integer NOT NULL DEFAULT 1 CHECK (current_version >= 1),
     origin          text NOT NULL DEFAULT 'pgkms',
     description     text,
-    created         timestamptz NOT NULL DEFAULT now()
+    created         timestamptz NOT NULL DEFAULT now(),
+    deletion_date   timestamptz,          -- set while PendingDeletion
+    CHECK ((state = 'PendingDeletion') = (deletion_date IS NOT NULL))
 );
 CREATE UNIQUE INDEX keys_one_default_per_tenant ON kms.keys (tenant) WHERE is_default;
 CREATE UNIQUE INDEX keys_alias_per_tenant ON kms.keys (tenant, alias) WHERE alias IS NOT NULL;
@@ -132,3 +134,68 @@ REVOKE ALL ON FUNCTION kms.disable_key(uuid), kms.enable_key(uuid) FROM PUBLIC;
 CREATE FUNCTION kms.rotate_key(key uuid) RETURNS integer
     AS 'MODULE_PATHNAME', 'pgkms_rotate_key' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION kms.rotate_key(uuid) FROM PUBLIC;
+
+-- Scheduled deletion (7 to 30 days), as cloud KMSs do. PendingDeletion keys neither encrypt nor
+-- decrypt; cancelling leaves the key Disabled.
+CREATE FUNCTION kms.schedule_key_deletion(key uuid, pending_days integer DEFAULT 30)
+    RETURNS timestamptz
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k record;
+BEGIN
+    IF pending_days IS NULL OR pending_days NOT BETWEEN 7 AND 30 THEN
+        RAISE EXCEPTION 'pending_days must be between 7 and 30, not %', pending_days
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT tenant, is_default, state INTO k FROM kms.keys WHERE key_id = key FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'key % does not exist', key USING ERRCODE = 'undefined_object';
+    END IF;
+    IF k.is_default THEN
+        RAISE EXCEPTION 'key % is the default key of tenant "%" and cannot be deleted', key, k.tenant
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF k.state NOT IN ('Enabled', 'Disabled') THEN
+        RAISE EXCEPTION 'key % is in state %; only Enabled or Disabled keys can be scheduled for deletion',
+            key, k.state USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE kms.keys SET state = 'PendingDeletion', deletion_date = now() + make_interval(days => pending_days)
+     WHERE key_id = key;
+    RETURN now() + make_interval(days => pending_days);
+END $$;
+
+CREATE FUNCTION kms.cancel_key_deletion(key uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k record;
+BEGIN
+    SELECT state INTO k FROM kms.keys WHERE key_id = key FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'key % does not exist', key USING ERRCODE = 'undefined_object';
+    END IF;
+    IF k.state <> 'PendingDeletion' THEN
+        RAISE EXCEPTION 'key % is in state %, not PendingDeletion', key, k.state
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE kms.keys SET state = 'Disabled', deletion_date = NULL WHERE key_id = key;
+END $$;
+
+-- Destroys every key whose deletion date has passed: its wrapped versions are deleted and the
+-- key stays as a Destroyed record, so values under it are unreadable for good (see
+-- docs/sql-reference.md for how to run this regularly and what backups mean for it).
+CREATE FUNCTION kms.purge_deleted_keys() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    WITH due AS (
+        UPDATE kms.keys SET state = 'Destroyed', deletion_date = NULL
+         WHERE state = 'PendingDeletion' AND deletion_date <= now()
+        RETURNING key_id),
+    gone AS (
+        DELETE FROM kms.key_versions v USING due WHERE v.key_id = due.key_id)
+    SELECT count(*) INTO n FROM due;
+    RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION kms.schedule_key_deletion(uuid, integer), kms.cancel_key_deletion(uuid),
+    kms.purge_deleted_keys() FROM PUBLIC;
