@@ -135,49 +135,70 @@ Datum pgkms_encrypt(PG_FUNCTION_ARGS)
     return encrypt_bytes(fcinfo, VARDATA_ANY(pt), VARSIZE_ANY_EXHDR(pt));
 }
 
-/* Decrypts argument 0 into a new varlena; checks the acting tenant owns the value. */
-static bytea *decrypt_value(FunctionCallInfo fcinfo)
+/* Parses a data value and finds the cache entry of the tenant that owns its key. */
+static pgkms_tenant_entry *owner_of(const uint8_t *data, size_t len, pgkms_envelope *env)
 {
-    bytea *v = PG_GETARG_BYTEA_PP(0);
-    const uint8_t *data = (const uint8_t *)VARDATA_ANY(v);
-    size_t len = VARSIZE_ANY_EXHDR(v), out_len;
-    pgkms_envelope env;
     pgkms_status st;
     pgkms_tenant_entry *e;
-    const char *tenant, *ctx;
-    size_t ctx_len;
-    bytea *out;
 
-    if (pgkms_format_parse(data, len, &env, &st) != PGKMS_OK)
+    if (pgkms_format_parse(data, len, env, &st) != PGKMS_OK)
         pgkms_ereport_status(&st);
-    if (env.alg != PGKMS_ALG_GCM_DATA)
+    if (env->alg != PGKMS_ALG_GCM_DATA)
         ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
                         errmsg("value is a wrapped data key, not encrypted data")));
-    tenant = acting_tenant(fcinfo, -1);
     pgkms_cache_flush_if_stale();
-    e = pgkms_cache_tenant_of_ref(env.key_ref);
+    e = pgkms_cache_tenant_of_ref(env->key_ref);
     if (e == NULL) {
         char ref[2 * PGKMS_KEY_REF_LEN + 1];
 
-        pgkms_hex_encode(env.key_ref, PGKMS_KEY_REF_LEN, ref);
+        pgkms_hex_encode(env->key_ref, PGKMS_KEY_REF_LEN, ref);
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
                         errmsg("the key of this value does not exist (key reference %s)", ref),
                         errhint("Values survive only with the kms.keys they were encrypted "
                                 "under; restore them from the same backup.")));
     }
+    return e;
+}
+
+static void require_owner(const pgkms_tenant_entry *e, const char *tenant)
+{
     if (strcmp(e->tenant, tenant) != 0)
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                         errmsg("permission denied to decrypt a value of another tenant"),
                         errdetail("The acting tenant is \"%s\".", tenant)));
-    context_arg(fcinfo, 1, &ctx, &ctx_len);
+}
+
+/* Decrypts (data, len) with e's decrypt context into a new varlena. */
+static bytea *open_value(pgkms_tenant_entry *e, const uint8_t *data, size_t len,
+                         const pgkms_envelope *env, const char *ctx, size_t ctx_len)
+{
+    size_t out_len = env->ciphertext_len;
+    bytea *out;
+
     if (!pgkms_set_context(e->dec, &e->dec_ctx_set, &e->dec_ctx, &e->dec_ctx_len, ctx, ctx_len))
         pgkms_ereport_ossl("could not set the decryption context");
-    out_len = env.ciphertext_len;
     out = palloc(VARHDRSZ + out_len + 1);
     if (EVP_PKEY_decrypt(e->dec, (unsigned char *)VARDATA(out), &out_len, data, len) <= 0)
         pgkms_ereport_ossl("decryption failed");
     SET_VARSIZE(out, VARHDRSZ + out_len);
     return out;
+}
+
+/* Decrypts argument 0 into a new varlena; checks the acting tenant owns the value. */
+static bytea *decrypt_value(FunctionCallInfo fcinfo)
+{
+    bytea *v = PG_GETARG_BYTEA_PP(0);
+    const uint8_t *data = (const uint8_t *)VARDATA_ANY(v);
+    size_t len = VARSIZE_ANY_EXHDR(v);
+    pgkms_envelope env;
+    pgkms_tenant_entry *e;
+    const char *ctx;
+    size_t ctx_len;
+
+    e = owner_of(data, len, &env);
+    require_owner(e, acting_tenant(fcinfo, -1));
+    context_arg(fcinfo, 1, &ctx, &ctx_len);
+    return open_value(e, data, len, &env, ctx, ctx_len);
 }
 
 /* SQL: kms.decrypt(value kms.encrypted, context text) returns text */
@@ -204,6 +225,85 @@ Datum pgkms_decrypt_bytea(PG_FUNCTION_ARGS)
     if (PG_ARGISNULL(0))
         PG_RETURN_NULL();
     PG_RETURN_BYTEA_P(decrypt_value(fcinfo));
+}
+
+/*
+ * Re-encrypts argument 0 under the current version of its own key, with the same context
+ * (argument 1). The plaintext exists only in a buffer wiped before returning. A value already
+ * at the current version is returned as it is.
+ */
+static Datum rewrap(FunctionCallInfo fcinfo, bool as_owning_tenant)
+{
+    bytea *v = PG_GETARG_BYTEA_PP(0), *pt, *out;
+    const uint8_t *data = (const uint8_t *)VARDATA_ANY(v);
+    size_t len = VARSIZE_ANY_EXHDR(v), pt_len, out_len;
+    pgkms_envelope env;
+    pgkms_tenant_entry *e, *enc;
+    char key_id[PGKMS_UUID_STR_LEN + 1];
+    uint32_t current;
+    const char *ctx;
+    size_t ctx_len;
+
+    e = owner_of(data, len, &env);
+    if (!as_owning_tenant)
+        require_owner(e, acting_tenant(fcinfo, -1));
+    if (!pgkms_cache_key_of_ref(env.key_ref, key_id, &current))
+        elog(ERROR, "key reference missing from the cache");
+    if (env.key_version == current)
+        PG_RETURN_BYTEA_P(v);
+    context_arg(fcinfo, 1, &ctx, &ctx_len);
+    pt = open_value(e, data, len, &env, ctx, ctx_len);
+    pt_len = VARSIZE(pt) - VARHDRSZ;
+    enc = pgkms_cache_tenant(e->tenant, key_id, false);
+    out_len = pt_len + PGKMS_OVERHEAD;
+    out = palloc(VARHDRSZ + out_len);
+    if (!pgkms_set_context(enc->enc, &enc->enc_ctx_set, &enc->enc_ctx, &enc->enc_ctx_len, ctx,
+                           ctx_len) ||
+        EVP_PKEY_encrypt(enc->enc, (unsigned char *)VARDATA(out), &out_len,
+                         (const unsigned char *)VARDATA(pt), pt_len) <= 0) {
+        explicit_bzero(VARDATA(pt), pt_len);
+        pgkms_ereport_ossl("re-encryption failed");
+    }
+    explicit_bzero(VARDATA(pt), pt_len);
+    pfree(pt);
+    SET_VARSIZE(out, VARHDRSZ + out_len);
+    PG_RETURN_BYTEA_P(out);
+}
+
+/* SQL: kms.rewrap(value kms.encrypted, context text) returns kms.encrypted */
+PG_FUNCTION_INFO_V1(pgkms_rewrap);
+Datum pgkms_rewrap(PG_FUNCTION_ARGS)
+{
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    return rewrap(fcinfo, false);
+}
+
+/* SQL: kms._rewrap_any(value kms.encrypted, context text) returns kms.encrypted (admin) */
+PG_FUNCTION_INFO_V1(pgkms_rewrap_any);
+Datum pgkms_rewrap_any(PG_FUNCTION_ARGS)
+{
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    return rewrap(fcinfo, true);
+}
+
+/* SQL: kms._needs_rewrap(value kms.encrypted) returns boolean (admin) */
+PG_FUNCTION_INFO_V1(pgkms_needs_rewrap);
+Datum pgkms_needs_rewrap(PG_FUNCTION_ARGS)
+{
+    bytea *v;
+    pgkms_envelope env;
+    char key_id[PGKMS_UUID_STR_LEN + 1];
+    uint32_t current;
+
+    if (PG_ARGISNULL(0))
+        PG_RETURN_BOOL(false);
+    v = PG_GETARG_BYTEA_PP(0);
+    (void)owner_of((const uint8_t *)VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &env);
+    if (!pgkms_cache_key_of_ref(env.key_ref, key_id, &current))
+        elog(ERROR, "key reference missing from the cache");
+    PG_RETURN_BOOL(env.key_version != current);
 }
 
 /* SQL: kms.create_key(tenant text, alias text, description text) returns uuid */

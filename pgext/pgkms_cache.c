@@ -25,6 +25,8 @@
 typedef struct ref_entry {
     uint8_t ref[PGKMS_KEY_REF_LEN]; /* hash key */
     pgkms_tenant_entry *tenant;
+    char key_id[PGKMS_UUID_STR_LEN + 1];
+    uint32_t current_version;
 } ref_entry;
 
 static HTAB *tenants, *refs;
@@ -325,6 +327,8 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
 
         if (!found)
             r->tenant = e; /* any entry of the tenant holds all its keys for decryption */
+        pgkms_uuid_format(kr.keys[i].key_id, r->key_id);
+        r->current_version = kr.keys[i].current_version;
     }
     pgkms_keyring_free(&kr);
 }
@@ -376,6 +380,20 @@ pgkms_tenant_entry *pgkms_cache_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LE
     if (tenant == NULL)
         return NULL;
     return pgkms_cache_tenant(tenant, DECRYPT_ONLY, false);
+}
+
+bool pgkms_cache_key_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN],
+                            char key_id[PGKMS_UUID_STR_LEN + 1], uint32_t *current_version)
+{
+    ref_entry *r;
+
+    ensure_tables();
+    r = hash_search(refs, ref, HASH_FIND, NULL);
+    if (r == NULL)
+        return false;
+    memcpy(key_id, r->key_id, PGKMS_UUID_STR_LEN + 1);
+    *current_version = r->current_version;
+    return true;
 }
 
 /* SQL: trigger kms._keys_changed() on kms.keys and kms.key_versions */

@@ -42,6 +42,9 @@ void pgkms_cache_create_key(const char *tenant, const char *alias, const char *d
                             bool is_default, uint8_t key_id[PGKMS_UUID_LEN]);
 /* Tenant owning a key reference; NULL if no such key. */
 pgkms_tenant_entry *pgkms_cache_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
+/* After pgkms_cache_tenant_of_ref(ref) succeeded: the key's id and current version. */
+bool pgkms_cache_key_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN],
+                            char key_id[PGKMS_UUID_STR_LEN + 1], uint32_t *current_version);
 void pgkms_cache_flush_if_stale(void);
 void pgkms_cache_mark_stale(void);
 int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_len,

@@ -199,3 +199,48 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION kms.schedule_key_deletion(uuid, integer), kms.cancel_key_deletion(uuid),
     kms.purge_deleted_keys() FROM PUBLIC;
+
+-- Moves a value to the current version of its own key, with the same context, without
+-- returning plaintext. Values already current come back unchanged.
+CREATE FUNCTION kms.rewrap(value kms.encrypted, context text DEFAULT NULL) RETURNS kms.encrypted
+    AS 'MODULE_PATHNAME', 'pgkms_rewrap' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+-- The same for any tenant's value, and the test for it: for administrators (rewrap_table).
+CREATE FUNCTION kms._rewrap_any(value kms.encrypted, context text DEFAULT NULL)
+    RETURNS kms.encrypted
+    AS 'MODULE_PATHNAME', 'pgkms_rewrap_any' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION kms._needs_rewrap(value kms.encrypted) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'pgkms_needs_rewrap' LANGUAGE C STABLE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION kms._rewrap_any(kms.encrypted, text), kms._needs_rewrap(kms.encrypted)
+    FROM PUBLIC;
+
+-- Rewraps a whole column online: batches of batch_size rows, each committed, rows locked by
+-- others skipped and retried; stopping and calling again resumes. context_expr is an SQL
+-- expression over the row giving each value's context (e.g. $$'customers.phone:' || id$$).
+-- Run with CALL outside a transaction block, as a role that may update the table.
+-- (No SET clause: it would forbid the COMMITs; it runs with the caller's rights anyway.)
+CREATE PROCEDURE kms.rewrap_table(tbl regclass, col name, batch_size integer DEFAULT 1000,
+                                  context_expr text DEFAULT NULL)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+    total bigint := 0;
+    ctx text := coalesce(context_expr, 'NULL');
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    LOOP
+        EXECUTE format(
+            'UPDATE %1$s t SET %2$I = kms._rewrap_any(t.%2$I, (%4$s)::pg_catalog.text)
+              WHERE t.ctid = ANY (ARRAY(SELECT s.ctid FROM %1$s s
+                                         WHERE s.%2$I IS NOT NULL AND kms._needs_rewrap(s.%2$I)
+                                         LIMIT %3$s FOR UPDATE SKIP LOCKED))',
+            tbl, col, batch_size, ctx);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        EXIT WHEN n = 0;
+        total := total + n;
+        COMMIT;
+        RAISE NOTICE 'rewrapped % values of %.% so far', total, tbl, col;
+    END LOOP;
+END $$;
+REVOKE ALL ON PROCEDURE kms.rewrap_table(regclass, name, integer, text) FROM PUBLIC;
