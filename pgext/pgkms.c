@@ -75,7 +75,10 @@ static const char *acting_tenant(FunctionCallInfo fcinfo, int argno)
     if (pgkms_guc_tenant == NULL || pgkms_guc_tenant[0] == '\0')
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("no tenant given and kms.tenant is not set"),
-                        errhint("SET kms.tenant = '<tenant>' or pass the tenant argument.")));
+                        argno >= 0 ? errhint("SET kms.tenant = '<tenant>' or pass the tenant "
+                                             "argument.")
+                                   : errhint("SET kms.tenant = '<tenant>' to act as the tenant "
+                                             "that owns the value.")));
     return pgkms_guc_tenant;
 }
 

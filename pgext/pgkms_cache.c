@@ -197,8 +197,7 @@ static void generate_record(const char *tenant, const uint8_t *rotate_id, uint32
         ereport(WARNING,
                 (errmsg("created root key file \"%s\" inside the data directory", root + 5),
                  errdetail("A root key beside the data it protects is for development only."),
-                 errhint("Set kms.root_key to a file outside the data directory, an HSM or a "
-                         "KMS.")));
+                 errhint("Set kms.root_key to a root key file outside the data directory.")));
     if (pgkms_keyring_parse(json, json_len, out, &st) != PGKMS_OK)
         pgkms_ereport_status(&st);
     created_in_xact = true;
@@ -310,9 +309,13 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
     EVP_PKEY_CTX_free(fromdata);
     free(json);
     if (ok) {
+        size_t max_input = PGKMS_MAX_PLAINTEXT; /* datums are whole in memory anyway */
+        OSSL_PARAM limit[2] = {OSSL_PARAM_construct_size_t(PGKMS_PARAM_MAX_INPUT, &max_input),
+                               OSSL_PARAM_construct_end()};
+
         e->enc = EVP_PKEY_CTX_new_from_pkey(pgkms_libctx(), e->pkey, NULL);
         e->dec = EVP_PKEY_CTX_new_from_pkey(pgkms_libctx(), e->pkey, NULL);
-        ok = e->enc != NULL && e->dec != NULL && EVP_PKEY_encrypt_init(e->enc) > 0 &&
+        ok = e->enc != NULL && e->dec != NULL && EVP_PKEY_encrypt_init_ex(e->enc, limit) > 0 &&
              EVP_PKEY_decrypt_init(e->dec) > 0;
     }
     if (!ok) {

@@ -15,6 +15,7 @@ typedef struct cipher_ctx {
     pgkms_prov_ctx *provctx;
     pgkms_prov_key *key; /* not owned: the EVP_PKEY_CTX holds the EVP_PKEY */
     int wrap;            /* kms-op:wrap */
+    size_t max_input;    /* PGKMS_PROV_MAX_INPUT unless raised by kms-max-input */
     uint8_t *context;
     size_t context_len;
     int sealer_ready;
@@ -25,8 +26,10 @@ static void *ac_newctx(void *provctx)
 {
     cipher_ctx *c = calloc(1, sizeof(*c));
 
-    if (c != NULL)
+    if (c != NULL) {
         c->provctx = provctx;
+        c->max_input = PGKMS_PROV_MAX_INPUT;
+    }
     return c;
 }
 
@@ -116,11 +119,11 @@ static int ac_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
     int go;
 
     pgkms_status_clear(&st);
-    if (inlen > PGKMS_PROV_MAX_INPUT) {
+    if (inlen > c->max_input) {
         pgkms_prov_raise_code(c->provctx, PGKMS_E_LIMIT,
-                              "input of %zu bytes exceeds the 64 MiB limit of pgkms pkeyutl "
-                              "encryption",
-                              inlen);
+                              "input of %zu bytes exceeds the %zu-byte limit (64 MiB unless "
+                              "raised with kms-max-input)",
+                              inlen, c->max_input);
         return 0;
     }
     if (c->wrap && !valid_dek_len(inlen)) {
@@ -231,6 +234,13 @@ static int ac_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         }
         c->wrap = strcmp(op, "wrap") == 0;
     }
+    if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_MAX_INPUT)) != NULL) {
+        size_t max;
+
+        if (!OSSL_PARAM_get_size_t(p, &max) || max > PGKMS_MAX_PLAINTEXT)
+            return 0;
+        c->max_input = max;
+    }
     if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_CONTEXT)) != NULL) {
         const void *v = NULL;
         size_t len = 0;
@@ -267,6 +277,7 @@ static int ac_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 static const OSSL_PARAM *ac_settable_ctx_params(void *vctx, void *provctx)
 {
     static const OSSL_PARAM settable[] = {OSSL_PARAM_utf8_string(PGKMS_PARAM_OP, NULL, 0),
+                                          OSSL_PARAM_size_t(PGKMS_PARAM_MAX_INPUT, NULL),
                                           OSSL_PARAM_octet_string(PGKMS_PARAM_CONTEXT, NULL, 0),
                                           OSSL_PARAM_END};
 

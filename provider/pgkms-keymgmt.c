@@ -83,6 +83,8 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
     pgkms_code rc;
 
     (void)selection;
+    if (!pgkms_prov_config_ok(key->provctx))
+        return 0;
     param_int(params, PGKMS_PARAM_CACHE_TTL, &ttl);
     param_int(params, PGKMS_PARAM_ROOT_CREATE, &create);
     if (key->loaded || tenant == NULL || json == NULL) {
@@ -193,6 +195,8 @@ static void *km_gen(void *vgen, OSSL_CALLBACK *cb, void *cbarg)
 
     (void)cb;
     (void)cbarg;
+    if (!pgkms_prov_config_ok(gen->provctx))
+        return NULL;
     if (gen->tenant == NULL) {
         pgkms_prov_raise_code(gen->provctx, PGKMS_E_INVALID_ARGUMENT,
                               "key generation needs a tenant");

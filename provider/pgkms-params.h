@@ -22,6 +22,9 @@
 /* Asymmetric cipher context. */
 #define PGKMS_PARAM_CONTEXT "kms-context" /* octet/utf8: caller context bound as AAD */
 #define PGKMS_PARAM_OP      "kms-op"      /* utf8: "data" (default) or "wrap" */
+#define PGKMS_PARAM_MAX_INPUT                                                                      \
+    "kms-max-input" /* size_t: raise the 64 MiB input limit (library                               \
+                     * users that hold inputs whole anyway) */
 
 /* Provider configuration (openssl.cnf section) and their environment overrides. */
 #define PGKMS_CONF_ROOT_KEY  "root_key"

@@ -61,6 +61,14 @@ void pgkms_prov_raise(const pgkms_prov_ctx *ctx, const pgkms_status *st)
     pgkms_prov_raise_code(ctx, st->code, "%s", st->detail);
 }
 
+int pgkms_prov_config_ok(const pgkms_prov_ctx *ctx)
+{
+    if (ctx->config_error[0] == '\0')
+        return 1;
+    pgkms_prov_raise_code(ctx, PGKMS_E_INVALID_ARGUMENT, "%s", ctx->config_error);
+    return 0;
+}
+
 const pgkms_crypto *pgkms_prov_crypto(pgkms_prov_ctx *ctx, pgkms_status *st)
 {
     const pgkms_crypto *c = NULL;
@@ -179,8 +187,12 @@ static int read_config(pgkms_prov_ctx *ctx, const OSSL_CORE_HANDLE *handle,
         long v = strtol(ttl, &end, 10);
 
         if (*end != '\0' || v < 0 || v > 86400)
-            return 0;
-        ctx->cache_ttl = (int)v;
+            snprintf(ctx->config_error, sizeof(ctx->config_error),
+                     "pgkms provider configuration: key_cache_ttl must be a number of seconds "
+                     "from 0 to 86400, not \"%.32s\"",
+                     ttl);
+        else
+            ctx->cache_ttl = (int)v;
     }
     return (root == NULL || ctx->root_key != NULL) && (keyring == NULL || ctx->keyring != NULL);
 }

@@ -23,6 +23,8 @@ typedef struct pgkms_prov_ctx {
     char *root_key;      /* configuration, environment first */
     char *keyring;
     int cache_ttl;
+    /* A configuration mistake, reported by every operation: OpenSSL drops errors from init. */
+    char config_error[PGKMS_DETAIL_MAX];
 } pgkms_prov_ctx;
 
 /* A tenant's keys as an EVP_PKEY sees them. Reference-counted: the store and EVP_PKEYs share. */
@@ -42,6 +44,8 @@ typedef struct pgkms_prov_key {
 void pgkms_prov_raise(const pgkms_prov_ctx *ctx, const pgkms_status *st);
 void pgkms_prov_raise_code(const pgkms_prov_ctx *ctx, pgkms_code code, const char *fmt, ...);
 const pgkms_crypto *pgkms_prov_crypto(pgkms_prov_ctx *ctx, pgkms_status *st);
+/* 1 if the configuration is usable; otherwise raises its error and returns 0. */
+int pgkms_prov_config_ok(const pgkms_prov_ctx *ctx);
 OSSL_provider_init_fn pgkms_provider_init;
 
 pgkms_prov_key *pgkms_prov_key_new(pgkms_prov_ctx *ctx);

@@ -82,6 +82,10 @@ static void *st_open(void *provctx, const char *uri)
 
     if (s == NULL)
         return NULL;
+    if (!pgkms_prov_config_ok(provctx)) {
+        free(s);
+        return NULL;
+    }
     s->provctx = provctx;
     if (parse_uri(s, uri, &st) != PGKMS_OK) {
         pgkms_prov_raise(provctx, &st);
@@ -125,10 +129,15 @@ static pgkms_code load_keyring(store_ctx *s, pgkms_keyring *kr, pgkms_status *st
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                           "no root key: set %s or \"%s\" in the provider's openssl.cnf section",
                           PGKMS_ENV_ROOT_KEY, PGKMS_CONF_ROOT_KEY);
+    /* Reading needs no lock (the file is replaced atomically); creating a key does. */
+    rc = pgkms_keyring_load(ctx->keyring, kr, st);
+    if (rc != PGKMS_OK || s->key[0] != '\0' || pgkms_keyring_find_default(kr, s->tenant) != NULL)
+        return rc;
+    pgkms_keyring_free(kr);
     rc = pgkms_keyring_lock(ctx->keyring, &lock, st);
     if (rc == PGKMS_OK)
         rc = pgkms_keyring_load(ctx->keyring, kr, st);
-    if (rc == PGKMS_OK && s->key[0] == '\0' && pgkms_keyring_find_default(kr, s->tenant) == NULL) {
+    if (rc == PGKMS_OK && pgkms_keyring_find_default(kr, s->tenant) == NULL) {
         rc = pgkms_root_open(ctx->libctx, ctx->root_key, 0, &root, st);
         if (rc == PGKMS_OK)
             rc = pgkms_tenant_key_create(root, s->tenant, 1, &rec, st);

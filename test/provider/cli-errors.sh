@@ -45,7 +45,7 @@ expect_fail "unknown kms-op" "kms-op must be" \
 
 # Input over 64 MiB is refused, never silently truncated.
 head -c $((64 * 1024 * 1024 + 1)) /dev/zero >"$T/huge"
-expect_fail "input over 64 MiB" "exceeds the 64 MiB limit" \
+expect_fail "input over 64 MiB" "exceeds the 67108864-byte limit (64 MiB" \
     ossl pkeyutl $P -encrypt -inkey 'kms:tenant=acme' -in "$T/huge" -out "$T/o"
 rm -f "$T/huge"
 
@@ -75,6 +75,30 @@ expect_fail "a different root key" "wrapped under root key" \
 echo '{"format":"pgkms-keyring","version":1,"keys":[{"tenant":"acme"}]}' >"$T/bad.json"
 expect_fail "malformed keyring" "keyring" env PGKMS_KEYRING="$T/bad.json" \
     openssl storeutl $P -noout 'kms:tenant=acme'
+
+# A bad setting in openssl.cnf is reported by every operation, not dropped.
+cat >"$T/bad.cnf" <<CNF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+pgkms = pgkms_sect
+[default_sect]
+activate = 1
+[pgkms_sect]
+activate = 1
+key_cache_ttl = 1d
+CNF
+expect_fail "bad key_cache_ttl in openssl.cnf" 'key_cache_ttl must be a number of seconds' \
+    env OPENSSL_CONF="$T/bad.cnf" openssl storeutl -noout 'kms://tenant=acme'
+# Reading needs no lock: decrypting works from a keyring whose lock file cannot be created.
+mkdir "$T/ro" && cp "$PGKMS_KEYRING" "$T/ro/keyring.json" && ln -s /nonexistent/dir/x "$T/ro/keyring.json.lock"
+ossl pkeyutl $P -decrypt -inkey 'kms:tenant=acme' -in "$T/v" -out "$T/o" \
+    </dev/null && PGKMS_KEYRING="$T/ro/keyring.json" ossl pkeyutl $P -decrypt \
+    -inkey 'kms:tenant=acme' -in "$T/v" -out "$T/o2"
+cmp "$T/s" "$T/o2" || fail "decrypt with an unwritable lock file"
+ok "decrypting takes no lock on the keyring"
 
 # After all of that, the original value still decrypts: nothing was lost or rewritten.
 ossl pkeyutl $P -decrypt -inkey 'kms:tenant=acme' -in "$T/v" -out "$T/o"
