@@ -30,4 +30,17 @@ ossl pkeyutl $P -encrypt -inkey 'kms:tenant=rc' -in "$T/m" -out "$T/m.kms"
 ok "the CLI encrypts under the current version, and SQL reads it"
 expect_fail "encrypting under an old version" "older versions only decrypt" \
     ossl pkeyutl $P -encrypt -inkey 'kms:tenant=rc;version=1' -in "$T/m" -out "$T/o"
+
+# A keyring exported after a state change carries it: the CLI refuses what SQL refuses.
+sql -c "SELECT kms.create_key('rc', 'side')" >/dev/null
+side=$(sql -c "SELECT key_id FROM kms.keys WHERE tenant = 'rc' AND alias = 'side'")
+sql -c "SELECT kms.encrypt('side value', 'rc', NULL, 'side')" | base64 -d >"$T/side.kms"
+sql -c "SELECT kms.disable_key('$side')" >/dev/null
+sql -c "SELECT convert_from(kms.export_keyring('rc'), 'UTF8')" >"$PGKMS_KEYRING"
+ossl storeutl $P -noout -text 'kms:tenant=rc;key=side' | grep -q 'state: Disabled' ||
+    fail "storeutl does not show the Disabled state"
+expect_fail "CLI decrypt under a disabled key" "is in state Disabled" \
+    ossl pkeyutl $P -decrypt -inkey 'kms:tenant=rc' -in "$T/side.kms" -out "$T/o"
+expect_fail "CLI encrypt with a disabled key" "is in state Disabled" \
+    ossl pkeyutl $P -encrypt -inkey 'kms:tenant=rc;key=side' -in "$T/m" -out "$T/o"
 dropdb "$db"
