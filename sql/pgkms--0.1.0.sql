@@ -244,3 +244,52 @@ BEGIN
     END LOOP;
 END $$;
 REVOKE ALL ON PROCEDURE kms.rewrap_table(regclass, name, integer, text) FROM PUBLIC;
+
+-- Deletes an old version of a key. Refused while any kms.encrypted column of this database
+-- still holds a value under it (they would become unreadable), unless force is true. Values
+-- outside this database (dumps, exports, other databases) are not seen: check them first.
+CREATE FUNCTION kms.retire_key_version(key uuid, version integer, force boolean DEFAULT false)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k record;
+    col record;
+    tag bytea;
+    n bigint;
+    users text := '';
+BEGIN
+    SELECT key_ref, current_version INTO k FROM kms.keys WHERE key_id = key FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'key % does not exist', key USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM kms.key_versions v WHERE v.key_id = key AND v.version = retire_key_version.version) THEN
+        RAISE EXCEPTION 'key % has no version %', key, version USING ERRCODE = 'undefined_object';
+    END IF;
+    IF version = k.current_version THEN
+        RAISE EXCEPTION 'version % is the current version of key %', version, key
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Rotate the key first (kms.rotate_key).';
+    END IF;
+    -- Bytes 5..16 of a value: key reference and key version.
+    tag := k.key_ref || int4send(version);
+    FOR col IN
+        SELECT a.attrelid::regclass AS tbl, a.attname
+          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+         WHERE a.atttypid = 'kms.encrypted'::regtype AND NOT a.attisdropped AND a.attnum > 0
+           AND c.relkind IN ('r', 'p', 'm') AND c.relnamespace <> 'kms'::regnamespace
+    LOOP
+        EXECUTE format('SELECT count(*) FROM %s WHERE substring(%I::bytea FROM 5 FOR 12) = $1',
+                       col.tbl, col.attname) INTO n USING tag;
+        IF n > 0 THEN
+            users := users || format('%s %s.%s; ', n, col.tbl, col.attname);
+        END IF;
+    END LOOP;
+    IF users <> '' AND NOT force THEN
+        RAISE EXCEPTION 'version % of key % is still used by values: %', version, key,
+            rtrim(users, '; ')
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Rewrap them first (kms.rewrap_table), or pass force => true to make them unreadable.';
+    END IF;
+    DELETE FROM kms.key_versions v WHERE v.key_id = key AND v.version = retire_key_version.version;
+END $$;
+REVOKE ALL ON FUNCTION kms.retire_key_version(uuid, integer, boolean) FROM PUBLIC;
