@@ -121,7 +121,11 @@ pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, 
 
         if (fresh == NULL)
             return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a tenant key");
-        rc = pgkms_tenant_key_unwrap(ks->root, rec, v, fresh, st);
+        rc = PGKMS_OK;
+        if (slot->valid && ks->root->ops->refresh != NULL)
+            rc = ks->root->ops->refresh(ks->root, st);
+        if (rc == PGKMS_OK)
+            rc = pgkms_tenant_key_unwrap(ks->root, rec, v, fresh, st);
         if (rc == PGKMS_OK) {
             memcpy(slot->tmk, fresh, PGKMS_TMK_LEN);
             slot->loaded_at = now;

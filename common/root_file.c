@@ -101,7 +101,8 @@ static void file_close(pgkms_root *root)
     root->state = NULL;
 }
 
-static const pgkms_root_ops file_ops = {"file", file_wrap, file_unwrap, file_close};
+static pgkms_code file_refresh(pgkms_root *root, pgkms_status *st);
+static const pgkms_root_ops file_ops = {"file", file_wrap, file_unwrap, file_refresh, file_close};
 
 /* Writes a new root key without ever exposing a partial file: temp file, then link(). */
 static pgkms_code create_root_file(OSSL_LIB_CTX *libctx, const char *path, pgkms_status *st)
@@ -183,11 +184,51 @@ static pgkms_code read_root_file(const char *path, uint8_t root[ROOT_LEN], pgkms
     return PGKMS_OK;
 }
 
+/* Reads the root file into a new state; the root's current state is replaced only on success. */
+static pgkms_code load_root(pgkms_root *root, const char *path, pgkms_status *st)
+{
+    uint8_t *secret = pgkms_secure_alloc(ROOT_LEN);
+    file_state *fresh = pgkms_secure_alloc(sizeof(file_state));
+    uint8_t id[32];
+    pgkms_code rc;
+
+    if (secret == NULL || fresh == NULL) {
+        pgkms_secure_free(secret, ROOT_LEN);
+        pgkms_secure_free(fresh, sizeof(file_state));
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for the root key");
+    }
+    rc = read_root_file(path, secret, st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_hmac_sha256(root->libctx, secret, ROOT_LEN, (const uint8_t *)ID_INFO,
+                               sizeof(ID_INFO) - 1, id, st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_hkdf_sha256(root->libctx, secret, ROOT_LEN, (const uint8_t *)KEK_INFO,
+                               sizeof(KEK_INFO) - 1, fresh->kek, ROOT_LEN, st);
+    pgkms_secure_free(secret, ROOT_LEN);
+    if (rc != PGKMS_OK) {
+        pgkms_secure_free(fresh, sizeof(file_state));
+        return rc;
+    }
+    file_close(root);
+    root->state = fresh;
+    memcpy(root->id, id, PGKMS_ROOT_ID_LEN);
+    return PGKMS_OK;
+}
+
+static const char *file_path(const pgkms_root *root)
+{
+    return strncmp(root->uri, "file:", 5) == 0 ? root->uri + 5 : root->uri;
+}
+
+/* Re-reads the file, so a root removed or replaced stops working when cached keys expire. */
+static pgkms_code file_refresh(pgkms_root *root, pgkms_status *st)
+{
+    return load_root(root, file_path(root), st);
+}
+
 pgkms_code pgkms_root_file_open(pgkms_root *root, const char *path, unsigned flags,
                                 pgkms_status *st)
 {
-    uint8_t *secret;
-    uint8_t id[32];
     pgkms_code rc;
 
     if (path[0] != '/')
@@ -199,27 +240,8 @@ pgkms_code pgkms_root_file_open(pgkms_root *root, const char *path, unsigned fla
             return rc;
         root->created = 1;
     }
-    secret = pgkms_secure_alloc(ROOT_LEN);
-    root->state = pgkms_secure_alloc(sizeof(file_state));
-    if (secret == NULL || root->state == NULL) {
-        pgkms_secure_free(secret, ROOT_LEN);
-        file_close(root);
-        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for the root key");
-    }
-    rc = read_root_file(path, secret, st);
+    rc = load_root(root, path, st);
     if (rc == PGKMS_OK)
-        rc = pgkms_hmac_sha256(root->libctx, secret, ROOT_LEN, (const uint8_t *)ID_INFO,
-                               sizeof(ID_INFO) - 1, id, st);
-    if (rc == PGKMS_OK)
-        rc =
-            pgkms_hkdf_sha256(root->libctx, secret, ROOT_LEN, (const uint8_t *)KEK_INFO,
-                              sizeof(KEK_INFO) - 1, ((file_state *)root->state)->kek, ROOT_LEN, st);
-    pgkms_secure_free(secret, ROOT_LEN);
-    if (rc != PGKMS_OK) {
-        file_close(root);
-        return rc;
-    }
-    memcpy(root->id, id, PGKMS_ROOT_ID_LEN);
-    root->ops = &file_ops;
-    return PGKMS_OK;
+        root->ops = &file_ops;
+    return rc;
 }

@@ -177,6 +177,37 @@ static void check_keyset_ttl(pgkms_root *root)
     pgkms_keyset_cleanup(&ks);
 }
 
+/* A file root removed from disk ends its cached keys within the TTL, and comes back with it. */
+static void check_file_root_removed(void)
+{
+    char path[256], moved[256], uri[300];
+    pgkms_root *root = NULL;
+    pgkms_keyring kr = {0, NULL};
+    pgkms_key_record rec;
+    pgkms_keyset ks;
+    pgkms_status st;
+    const uint8_t *tmk = NULL;
+
+    snprintf(path, sizeof(path), "%s/removable.key", tmpdir);
+    snprintf(moved, sizeof(moved), "%s/removable.key.away", tmpdir);
+    snprintf(uri, sizeof(uri), "file:%s", path);
+    CHECK(pgkms_root_open(NULL, uri, PGKMS_ROOT_CREATE, &root, &st) == PGKMS_OK);
+    if (root == NULL)
+        return;
+    CHECK(pgkms_tenant_key_create(root, "removed", 1, &rec, &st) == PGKMS_OK);
+    CHECK(pgkms_keyring_add(&kr, &rec, &st) == PGKMS_OK);
+    CHECK(pgkms_keyset_init(&ks, "removed", &kr, 0, root, 10, &st) == PGKMS_OK);
+    CHECK(pgkms_keyset_material(&ks, pgkms_keyset_selected(&ks), 1, 100, &tmk, &st) == PGKMS_OK);
+    CHECK(rename(path, moved) == 0);
+    CHECK(pgkms_keyset_material(&ks, pgkms_keyset_selected(&ks), 1, 106, &tmk, &st) == PGKMS_OK);
+    CHECK(pgkms_keyset_material(&ks, pgkms_keyset_selected(&ks), 1, 110, &tmk, &st) ==
+              PGKMS_E_ROOT_UNAVAILABLE &&
+          strstr(st.detail, "could not open root key file") != NULL);
+    CHECK(rename(moved, path) == 0);
+    CHECK(pgkms_keyset_material(&ks, pgkms_keyset_selected(&ks), 1, 111, &tmk, &st) == PGKMS_OK);
+    pgkms_keyset_cleanup(&ks); /* closes the root */
+}
+
 void test_keys(void)
 {
     pgkms_root *root = NULL;
@@ -190,6 +221,7 @@ void test_keys(void)
         check_keyset_ttl(root);
         pgkms_root_close(root);
     }
+    check_file_root_removed();
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     CHECK(system(cmd) == 0);
 }
