@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
+#include "access/xact.h"
 
 #include "pgkms/codec.h"
 #include "pgkms_ext.h"
@@ -24,11 +25,17 @@ static bool check_tenant(char **newval, void **extra, GucSource source)
     pgkms_status st;
 
     (void)extra;
-    (void)source;
     if (*newval == NULL || (*newval)[0] == '\0')
         return true;
     if (pgkms_tenant_validate(*newval, &st) != PGKMS_OK) {
         GUC_check_errdetail("%s", st.detail);
+        return false;
+    }
+    /* SET, SET LOCAL and set_config() are refused for tenants the role may not act as. */
+    if (source == PGC_S_SESSION && IsTransactionState() && !pgkms_acl_allows(*newval)) {
+        GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+        GUC_check_errmsg("role \"%s\" may not act as tenant \"%s\"",
+                         GetUserNameFromId(GetUserId(), false), *newval);
         return false;
     }
     return true;
@@ -68,10 +75,18 @@ void _PG_init(void)
     MarkGUCPrefixReserved("kms");
 }
 
+/* The tenant to act as: argument argno if given, else kms.tenant; the role must be allowed. */
 static const char *acting_tenant(FunctionCallInfo fcinfo, int argno)
 {
-    if (argno >= 0 && PG_NARGS() > argno && !PG_ARGISNULL(argno))
-        return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+    if (argno >= 0 && PG_NARGS() > argno && !PG_ARGISNULL(argno)) {
+        const char *tenant = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+        pgkms_status st;
+
+        if (pgkms_tenant_validate(tenant, &st) != PGKMS_OK)
+            pgkms_ereport_status(&st);
+        pgkms_acl_check(tenant);
+        return tenant;
+    }
     if (pgkms_guc_tenant == NULL || pgkms_guc_tenant[0] == '\0')
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("no tenant given and kms.tenant is not set"),
@@ -79,6 +94,8 @@ static const char *acting_tenant(FunctionCallInfo fcinfo, int argno)
                                              "argument.")
                                    : errhint("SET kms.tenant = '<tenant>' to act as the tenant "
                                              "that owns the value.")));
+    /* Checked again here: the role may have changed (SET ROLE) since kms.tenant was set. */
+    pgkms_acl_check(pgkms_guc_tenant);
     return pgkms_guc_tenant;
 }
 

@@ -64,8 +64,10 @@ static void flush(void)
 static void relcache_cb(Datum arg, Oid relid)
 {
     (void)arg;
-    if (relid == InvalidOid || (keys_relid != InvalidOid && relid == keys_relid))
+    if (relid == InvalidOid || (keys_relid != InvalidOid && relid == keys_relid)) {
         stale = true;
+        pgkms_acl_invalidate();
+    }
 }
 
 /* A default key created by a transaction that aborts is gone: forget what we cached. */

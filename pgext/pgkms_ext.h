@@ -61,6 +61,13 @@ void pgkms_keys_add_version(const pgkms_key_record *rec);
 void pgkms_keys_load_all(pgkms_keyring *out);
 char *pgkms_root_uri(bool *is_default);
 
+/* pgkms_acl.c: tenants a role may act as. */
+void pgkms_acl_invalidate(void);
+bool pgkms_acl_allows(const char *tenant);
+void pgkms_acl_check(const char *tenant); /* 42501 unless allowed */
+/* pgkms_keys.c: the tenants in kms.role_tenants for role_name (malloc'ed array of strings). */
+char **pgkms_keys_role_tenants(const char *role_name, int *n);
+
 /* pgkms_ossl.c: the provider in a private library context. */
 OSSL_LIB_CTX *pgkms_libctx(void);
 /* Raises the pending provider error (or code/detail) as an ereport(ERROR) with our SQLSTATE. */

@@ -311,6 +311,28 @@ void pgkms_keys_add_version(const pgkms_key_record *rec)
     as_caller(&o);
 }
 
+char **pgkms_keys_role_tenants(const char *role_name, int *n)
+{
+    owner_ctx o;
+    Oid types[1] = {NAMEOID};
+    Datum values[1] = {CStringGetDatum(role_name)};
+    char **out = NULL;
+
+    values[0] = DirectFunctionCall1(namein, CStringGetDatum(role_name));
+    as_owner(&o);
+    if (SPI_execute_with_args("SELECT tenant FROM kms.role_tenants "
+                              "WHERE role_name OPERATOR(pg_catalog.=) $1",
+                              1, types, values, NULL, false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "could not read kms.role_tenants");
+    *n = (int)SPI_processed;
+    if (*n > 0 && (out = calloc((size_t)*n, sizeof(char *))) == NULL)
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    for (int i = 0; i < *n; i++)
+        out[i] = dup_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+    as_caller(&o);
+    return out;
+}
+
 char *pgkms_root_uri(bool *is_default)
 {
     static bool warned;

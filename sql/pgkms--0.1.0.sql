@@ -293,3 +293,29 @@ BEGIN
     DELETE FROM kms.key_versions v WHERE v.key_id = key AND v.version = retire_key_version.version;
 END $$;
 REVOKE ALL ON FUNCTION kms.retire_key_version(uuid, integer, boolean) FROM PUBLIC;
+
+-- Tenants a role may act as. A role with no rows here is not restricted; a role with rows may
+-- act only as those tenants (SET kms.tenant to another is refused, and so is passing it as an
+-- argument). Superusers are never restricted. Kept by name so it survives dump and restore.
+CREATE TABLE kms.role_tenants (
+    role_name name NOT NULL,
+    tenant    text NOT NULL CHECK (tenant ~ '^[A-Za-z0-9_.@:-]{1,128}$'),
+    PRIMARY KEY (role_name, tenant)
+);
+SELECT pg_catalog.pg_extension_config_dump('kms.role_tenants', '');
+REVOKE ALL ON kms.role_tenants FROM PUBLIC;
+CREATE TRIGGER role_tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON kms.role_tenants FOR EACH STATEMENT EXECUTE FUNCTION kms._keys_changed();
+
+CREATE FUNCTION kms.allow_tenant(role name, tenant text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF to_regrole(quote_ident(role)) IS NULL THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO kms.role_tenants VALUES (role, tenant) ON CONFLICT DO NOTHING;
+END $$;
+CREATE FUNCTION kms.disallow_tenant(role name, tenant text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$ DELETE FROM kms.role_tenants r WHERE r.role_name = role AND r.tenant = disallow_tenant.tenant $$;
+REVOKE ALL ON FUNCTION kms.allow_tenant(name, text), kms.disallow_tenant(name, text) FROM PUBLIC;
