@@ -35,3 +35,23 @@ sql() { psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
 flip_bit() {
     python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[int(sys.argv[2])] ^= 1; open(sys.argv[3], "wb").write(b)' "$1" "$2" "$3"
 }
+# open_session FD [psql options]: a psql session kept open on file descriptor FD (3-9), so a
+# test can interleave statements of several sessions; ask FD SQL prints SQL's answer in it.
+open_session() {
+    local fd=$1
+    shift
+    mkfifo "$T/s$fd.in"
+    : >"$T/s$fd.out"
+    psql -XAtq "$@" >>"$T/s$fd.out" 2>&1 <"$T/s$fd.in" &
+    eval "exec $fd>\"\$T/s$fd.in\""
+}
+ask() {
+    local fd=$1 before
+    before=$(wc -l <"$T/s$fd.out")
+    printf '%s\nSELECT %s;\n' "$2" "'done'" >&"$fd"
+    for _ in $(seq 100); do
+        tail -n +$((before + 1)) "$T/s$fd.out" | grep -q '^done$' && break
+        sleep 0.1
+    done
+    tail -n +$((before + 1)) "$T/s$fd.out" | grep -v '^done$' || true
+}

@@ -36,36 +36,23 @@ catch_up
 [ "$(sbsql -c "SELECT pg_is_in_recovery()")" = t ] || fail "not a standby"
 
 # One standby session stays open with the key cached.
-mkfifo "$T/in"
-: >"$T/s.out"
-psql -XAtq -h "$sb" -p "$port" >>"$T/s.out" 2>&1 <"$T/in" &
-exec 3>"$T/in"
-ask() {
-    local before
-    before=$(wc -l <"$T/s.out")
-    printf '%s\nSELECT '"'"'done'"'"';\n' "$1" >&3
-    for _ in $(seq 100); do
-        tail -n +$((before + 1)) "$T/s.out" | grep -q '^done$' && break
-        sleep 0.1
-    done
-    tail -n +$((before + 1)) "$T/s.out" | grep -v '^done$' || true
-}
-ask "SET kms.tenant = 'sb';" >/dev/null
-[ "$(ask "SELECT kms.decrypt('$v');")" = replicated ] || fail "standby cannot decrypt"
+open_session 3 -h "$sb" -p "$port"
+ask 3 "SET kms.tenant = 'sb';" >/dev/null
+[ "$(ask 3 "SELECT kms.decrypt('$v');")" = replicated ] || fail "standby cannot decrypt"
 ok "a standby session decrypts a value with the replicated key"
 
 sql -c "SELECT kms.disable_key('$kid')" >/dev/null
 catch_up
-got=$(ask "SELECT kms.decrypt('$v');")
+got=$(ask 3 "SELECT kms.decrypt('$v');")
 grep -q "is in state Disabled" <<<"$got" || fail "standby after replay: $got"
 ok "after the primary disables the key and the standby replays it, the standby session is refused"
 sql -c "SELECT kms.enable_key('$kid')" >/dev/null
 catch_up
-[ "$(ask "SELECT kms.decrypt('$v');")" = replicated ] || fail "standby after re-enable"
+[ "$(ask 3 "SELECT kms.decrypt('$v');")" = replicated ] || fail "standby after re-enable"
 ok "re-enabled on the primary: the standby session decrypts again"
 
 # A new tenant's first use needs a write: on a standby it fails clearly, nothing is half-made.
-got=$(ask "SELECT kms.encrypt('x', 'brand-new');")
+got=$(ask 3 "SELECT kms.encrypt('x', 'brand-new');")
 grep -q "read-only transaction" <<<"$got" || fail "first use on the standby: $got"
 ok "first use of a new tenant on the standby fails clearly: ${got#ERROR:  }"
 exec 3>&-
