@@ -13,18 +13,18 @@
 #define PGKMS_PARAM_KEY       "kms-key"           /* utf8: alias or id of the key that encrypts */
 #define PGKMS_PARAM_ROOT_KEY  "kms-root-key"      /* utf8: root keyring URI */
 #define PGKMS_PARAM_CACHE_TTL "kms-key-cache-ttl" /* int: seconds */
-#define PGKMS_PARAM_KEY_ID    "kms-key-id" /* utf8 (get only): UUID of the key that encrypts */
-#define PGKMS_PARAM_VERSION                                                                        \
-    "kms-version" /* uint (generation): new version of kms-key-id to create */
-#define PGKMS_PARAM_ROOT_CREATE                                                                    \
-    "kms-root-create" /* int: create a missing file root (embedded default) */
+/* utf8: UUID of the key that encrypts (get); with generation, the key to add a version to */
+#define PGKMS_PARAM_KEY_ID "kms-key-id"
+/* uint, generation: the new version of kms-key-id to create (rotation) */
+#define PGKMS_PARAM_VERSION "kms-version"
+/* int: create a missing file root (the extension's embedded default) */
+#define PGKMS_PARAM_ROOT_CREATE "kms-root-create"
 
 /* Asymmetric cipher context. */
 #define PGKMS_PARAM_CONTEXT "kms-context" /* octet/utf8: caller context bound as AAD */
 #define PGKMS_PARAM_OP      "kms-op"      /* utf8: "data" (default) or "wrap" */
-#define PGKMS_PARAM_MAX_INPUT                                                                      \
-    "kms-max-input" /* size_t: raise the 64 MiB input limit (library                               \
-                     * users that hold inputs whole anyway) */
+/* size_t: raise the 64 MiB input limit (for callers that hold inputs whole anyway) */
+#define PGKMS_PARAM_MAX_INPUT "kms-max-input"
 
 /* Provider configuration (openssl.cnf section) and their environment overrides. */
 #define PGKMS_CONF_ROOT_KEY  "root_key"
