@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
+#include "access/parallel.h"
 #include "access/xact.h"
 
 #include "pgkms/codec.h"
@@ -31,8 +32,13 @@ static bool check_tenant(char **newval, void **extra, GucSource source)
         GUC_check_errdetail("%s", st.detail);
         return false;
     }
-    /* SET, SET LOCAL and set_config() are refused for tenants the role may not act as. */
-    if (source == PGC_S_SESSION && IsTransactionState() && !pgkms_acl_allows(*newval)) {
+    /*
+     * SET, SET LOCAL and set_config() are refused for tenants the role may not act as.
+     * Parallel workers only restore the leader's settings (and never run pgkms functions,
+     * which are not parallel safe); the leader checked them, and checks again at use.
+     */
+    if (source == PGC_S_SESSION && IsTransactionState() && !InitializingParallelWorker &&
+        !IsParallelWorker() && !pgkms_acl_allows(*newval)) {
         GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
         GUC_check_errmsg("role \"%s\" may not act as tenant \"%s\"",
                          GetUserNameFromId(GetUserId(), false), *newval);

@@ -17,6 +17,10 @@ SELECT kms.decrypt(v) FROM shared WHERE tenant = 'acme';
 SELECT sqlstate_of($$SET kms.tenant = 'globex'$$);
 SELECT sqlstate_of($$SELECT set_config('kms.tenant', 'globex', false)$$);
 SHOW kms.tenant;
+-- Parallel workers restore the setting without re-checking it (the leader did).
+SET force_parallel_mode = on;
+SELECT count(*) FROM shared;
+RESET force_parallel_mode;
 SELECT sqlstate_of($$SELECT kms.encrypt('x', 'globex')$$);
 SELECT sqlstate_of($$SELECT kms.decrypt(v) FROM shared WHERE tenant = 'globex'$$);
 RESET ROLE;
