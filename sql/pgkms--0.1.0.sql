@@ -20,6 +20,7 @@ CREATE TABLE kms.keys (
     description     text,
     created         timestamptz NOT NULL DEFAULT now(),
     deletion_date   timestamptz,          -- set while PendingDeletion
+    rotation_period interval CHECK (rotation_period >= interval '1 day'), -- NULL: manual only
     CHECK ((state = 'PendingDeletion') = (deletion_date IS NOT NULL))
 );
 CREATE UNIQUE INDEX keys_one_default_per_tenant ON kms.keys (tenant) WHERE is_default;
@@ -319,3 +320,38 @@ CREATE FUNCTION kms.disallow_tenant(role name, tenant text) RETURNS void
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS $$ DELETE FROM kms.role_tenants r WHERE r.role_name = role AND r.tenant = disallow_tenant.tenant $$;
 REVOKE ALL ON FUNCTION kms.allow_tenant(name, text), kms.disallow_tenant(name, text) FROM PUBLIC;
+
+-- Optional automatic rotation: kms.rotate_due_keys() (run it from cron or pg_cron) rotates
+-- every Enabled key whose current version is older than its rotation period.
+CREATE FUNCTION kms.set_rotation_period(key uuid, period interval) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF period IS NOT NULL AND period < interval '1 day' THEN
+        RAISE EXCEPTION 'rotation period must be at least 1 day, not %', period
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE kms.keys SET rotation_period = period WHERE key_id = key;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'key % does not exist', key USING ERRCODE = 'undefined_object';
+    END IF;
+END $$;
+
+CREATE FUNCTION kms.rotate_due_keys() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k record;
+    n integer := 0;
+BEGIN
+    FOR k IN
+        SELECT keys.key_id FROM kms.keys
+          JOIN kms.key_versions v ON v.key_id = keys.key_id AND v.version = keys.current_version
+         WHERE keys.state = 'Enabled' AND keys.rotation_period IS NOT NULL
+           AND v.created + keys.rotation_period <= now()
+         ORDER BY keys.key_id
+    LOOP
+        PERFORM kms.rotate_key(k.key_id);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION kms.set_rotation_period(uuid, interval), kms.rotate_due_keys() FROM PUBLIC;

@@ -21,3 +21,15 @@ SELECT regexp_replace(sqlstate_of(format('SELECT kms.rotate_key(%L)', :'side')),
        '[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}', '<key id>');
 SELECT sqlstate_of($$SELECT kms.rotate_key('00000000-0000-4000-8000-000000000000')$$);
 SELECT kms.rotate_key(NULL) IS NULL AS null_key;
+-- Automatic rotation: keys whose current version is older than their period rotate.
+SELECT kms.set_rotation_period(:'kid', interval '90 days');
+SELECT sqlstate_of(format('SELECT kms.set_rotation_period(%L, %L)', :'kid', '1 hour'));
+SELECT sqlstate_of($$SELECT kms.set_rotation_period('00000000-0000-4000-8000-000000000000', '30 days')$$);
+SELECT kms.rotate_due_keys() AS rotated_when_fresh;
+UPDATE kms.key_versions SET created = now() - interval '91 days'
+ WHERE key_id = :'kid' AND version = (SELECT current_version FROM kms.keys WHERE key_id = :'kid');
+SELECT kms.rotate_due_keys() AS rotated_when_due;
+SELECT current_version FROM kms.keys WHERE key_id = :'kid';
+SELECT kms.rotate_due_keys() AS rotated_again;
+SELECT kms.decrypt(:'v1'), get_byte(kms.encrypt('x')::bytea, 15) AS now_version;
+SELECT kms.set_rotation_period(:'kid', NULL);
