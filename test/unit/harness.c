@@ -42,6 +42,14 @@ uint8_t *t_unhex(const char *hex, size_t *len)
     return out;
 }
 
+uint8_t *t_hex_field(const char *line, const char *name, size_t *len)
+{
+    char buf[1 << 15];
+    const char *hex = t_field(line, name, buf, sizeof(buf));
+
+    return hex != NULL ? t_unhex(hex, len) : NULL;
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);

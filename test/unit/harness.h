@@ -33,6 +33,8 @@ extern const char *t_vectors_dir;
 const char *t_field(const char *line, const char *name, char *buf, size_t cap);
 /* Decodes hex (or "-") into a malloc'ed buffer. */
 uint8_t *t_unhex(const char *hex, size_t *len);
+/* Field `name` of a vector line, hex-decoded into a malloc'ed buffer (NULL if absent or bad). */
+uint8_t *t_hex_field(const char *line, const char *name, size_t *len);
 
 void test_aead_kat(void);
 void test_format(void);

@@ -26,12 +26,12 @@ static int run_file(const char *name, int *valid, int *invalid)
 
         if (line[0] == '#' || line[0] == '\n')
             continue;
-        key = t_unhex(t_field(line, "key", buf, sizeof(buf)), &klen);
-        iv = t_unhex(t_field(line, "iv", buf, sizeof(buf)), &ivlen);
-        aad = t_unhex(t_field(line, "aad", buf, sizeof(buf)), &aadlen);
-        pt = t_unhex(t_field(line, "pt", buf, sizeof(buf)), &ptlen);
-        ct = t_unhex(t_field(line, "ct", buf, sizeof(buf)), &ctlen);
-        tag = t_unhex(t_field(line, "tag", buf, sizeof(buf)), &taglen);
+        key = t_hex_field(line, "key", &klen);
+        iv = t_hex_field(line, "iv", &ivlen);
+        aad = t_hex_field(line, "aad", &aadlen);
+        pt = t_hex_field(line, "pt", &ptlen);
+        ct = t_hex_field(line, "ct", &ctlen);
+        tag = t_hex_field(line, "tag", &taglen);
         expect_valid = strcmp(t_field(line, "result", buf, sizeof(buf)), "valid") == 0;
         CHECK_MSG(key && iv && aad && pt && ct && tag && klen == 32 && ivlen == 12 && taglen == 16,
                   "malformed vector: %.80s", line);

@@ -31,12 +31,12 @@ static void check_vectors(void)
 
         if (line[0] == '#')
             continue;
-        tmk = t_unhex(t_field(line, "tmk", buf, sizeof(buf)), &tl);
-        ref = t_unhex(t_field(line, "key_ref", buf, sizeof(buf)), &rl);
-        nonce = t_unhex(t_field(line, "nonce", buf, sizeof(buf)), &nl);
-        ctx = t_unhex(t_field(line, "context", buf, sizeof(buf)), &cl);
-        pt = t_unhex(t_field(line, "pt", buf, sizeof(buf)), &pl);
-        value = t_unhex(t_field(line, "value", buf, sizeof(buf)), &vl);
+        tmk = t_hex_field(line, "tmk", &tl);
+        ref = t_hex_field(line, "key_ref", &rl);
+        nonce = t_hex_field(line, "nonce", &nl);
+        ctx = t_hex_field(line, "context", &cl);
+        pt = t_hex_field(line, "pt", &pl);
+        value = t_hex_field(line, "value", &vl);
         dek_id = strtoul(t_field(line, "dek_id", buf, sizeof(buf)), NULL, 16);
         alg = atoi(t_field(line, "alg", buf, sizeof(buf)));
         memcpy(key.ref, ref, PGKMS_KEY_REF_LEN);
