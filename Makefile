@@ -5,7 +5,7 @@
 PG_CONFIG ?= pg_config
 CC        ?= gcc
 B         := build
-PGKMS_VERSION := 0.1.0
+PGKMS_VERSION := 0.2.0
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 PIC_FLAGS := -DPGKMS_VERSION=\"$(PGKMS_VERSION)\" -fPIC -fvisibility=hidden -std=gnu11 $(WARN) -Icommon/include -D_GNU_SOURCE
