@@ -84,15 +84,17 @@ static pgkms_code parse_key(json_t *jk, size_t i, pgkms_key_record *rec, pgkms_s
     if (!json_is_integer(cur) || json_integer_value(cur) < 1 ||
         json_integer_value(cur) > 0x7FFFFFFF)
         return bad(st, i, "current_version must be an integer from 1");
-    if (!json_is_array(versions) || (n = json_array_size(versions)) == 0 || n > 100000)
-        return bad(st, i, "versions must be a non-empty array");
+    /* Only a key without usable material (PendingImport, Destroyed) may have no versions. */
+    if (!json_is_array(versions) || (n = json_array_size(versions)) > 100000 ||
+        (n == 0 && strcmp(state, "Enabled") == 0))
+        return bad(st, i, "versions must be an array, not empty for an Enabled key");
     rec->tenant = strdup(tenant);
     rec->alias = alias ? strdup(alias) : NULL;
     rec->state = strdup(state);
     rec->created = created ? strdup(created) : NULL;
     rec->is_default = json_is_true(def);
     rec->current_version = (uint32_t)json_integer_value(cur);
-    rec->versions = calloc(n, sizeof(pgkms_key_version));
+    rec->versions = calloc(n ? n : 1, sizeof(pgkms_key_version));
     if (rec->tenant == NULL || rec->state == NULL || rec->versions == NULL)
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
     for (size_t k = 0; k < n; k++) {
@@ -104,7 +106,7 @@ static pgkms_code parse_key(json_t *jk, size_t i, pgkms_key_record *rec, pgkms_s
             if (rec->versions[j].version == rec->versions[k].version)
                 return bad(st, i, "duplicate version");
     }
-    if (pgkms_key_record_version(rec, rec->current_version) == NULL)
+    if (n > 0 && pgkms_key_record_version(rec, rec->current_version) == NULL)
         return bad(st, i, "current_version is not among the versions");
     return PGKMS_OK;
 }

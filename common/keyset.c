@@ -80,6 +80,13 @@ pgkms_code pgkms_key_usable(const pgkms_key_record *rec, pgkms_status *st)
                       rec->tenant, rec->state);
 }
 
+static pgkms_unwrap_observer unwrap_observer;
+
+void pgkms_keyset_set_unwrap_observer(pgkms_unwrap_observer fn)
+{
+    unwrap_observer = fn;
+}
+
 pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, uint32_t version,
                                  time_t now, const uint8_t **tmk, pgkms_status *st)
 {
@@ -126,6 +133,11 @@ pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, 
             rc = ks->root->ops->refresh(ks->root, st);
         if (rc == PGKMS_OK)
             rc = pgkms_tenant_key_unwrap(ks->root, rec, v, fresh, st);
+        if (unwrap_observer != NULL) {
+            pgkms_status ok = {PGKMS_OK, ""};
+
+            unwrap_observer(rec, version, rc == PGKMS_OK ? &ok : st);
+        }
         if (rc == PGKMS_OK) {
             memcpy(slot->tmk, fresh, PGKMS_TMK_LEN);
             slot->loaded_at = now;

@@ -39,6 +39,7 @@ static bool check_tenant(char **newval, void **extra, GucSource source)
      */
     if (source == PGC_S_SESSION && IsTransactionState() && !InitializingParallelWorker &&
         !IsParallelWorker() && !pgkms_acl_allows(*newval)) {
+        pgkms_audit_refusal("set_tenant", *newval, NULL, -1, "42501: role may not act as tenant");
         GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
         GUC_check_errmsg("role \"%s\" may not act as tenant \"%s\"",
                          GetUserNameFromId(GetUserId(), false), *newval);
@@ -128,6 +129,8 @@ static const char *key_arg(FunctionCallInfo fcinfo, int argno)
 static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len)
 {
     pgkms_tenant_entry *e;
+    const char *tenant, *acting, *key, *owner;
+    uint8_t ref[PGKMS_KEY_REF_LEN];
     const char *ctx;
     size_t ctx_len, out_len = len + PGKMS_OVERHEAD;
     bytea *out;
@@ -136,14 +139,22 @@ static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("value of %zu bytes is too large to encrypt", len)));
     pgkms_cache_flush_if_stale();
-    e = pgkms_cache_tenant(acting_tenant(fcinfo, 1), key_arg(fcinfo, 3), true);
+    tenant = acting = acting_tenant(fcinfo, 1);
+    key = key_arg(fcinfo, 3);
     context_arg(fcinfo, 2, &ctx, &ctx_len);
+    /* Another tenant's key, named by its id, encrypts only under a grant. */
+    if (key != NULL && (owner = pgkms_cache_key_owner(key, ref)) != NULL &&
+        strcmp(owner, tenant) != 0) {
+        pgkms_grants_require(ref, owner, tenant, PGKMS_OP_ENCRYPT, ctx, ctx_len);
+        tenant = owner;
+    }
+    e = pgkms_cache_tenant(tenant, key, true);
     if (!pgkms_set_context(e->enc, &e->enc_ctx_set, &e->enc_ctx, &e->enc_ctx_len, ctx, ctx_len))
         pgkms_ereport_ossl("could not set the encryption context");
     out = palloc(VARHDRSZ + out_len);
     if (EVP_PKEY_encrypt(e->enc, (unsigned char *)VARDATA(out), &out_len,
                          (const unsigned char *)data, len) <= 0)
-        pgkms_ereport_ossl("encryption failed");
+        pgkms_ereport_ossl_audited("encryption failed", "encrypt", acting, NULL, -1);
     SET_VARSIZE(out, VARHDRSZ + out_len);
     PG_RETURN_BYTEA_P(out);
 }
@@ -186,17 +197,18 @@ static pgkms_tenant_entry *owner_of(const uint8_t *data, size_t len, pgkms_envel
     return e;
 }
 
-static void require_owner(const pgkms_tenant_entry *e, const char *tenant)
+/* The acting tenant owns the value's key, or holds a grant for op with this context. */
+static void authorize(const pgkms_tenant_entry *e, const pgkms_envelope *env, const char *tenant,
+                      pgkms_grant_op op, const char *ctx, size_t ctx_len)
 {
     if (strcmp(e->tenant, tenant) != 0)
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("permission denied to decrypt a value of another tenant"),
-                        errdetail("The acting tenant is \"%s\".", tenant)));
+        pgkms_grants_require(env->key_ref, e->tenant, tenant, op, ctx, ctx_len);
 }
 
-/* Decrypts (data, len) with e's decrypt context into a new varlena. */
+/* Decrypts (data, len) with e's decrypt context into a new varlena; op and acting for audit. */
 static bytea *open_value(pgkms_tenant_entry *e, const uint8_t *data, size_t len,
-                         const pgkms_envelope *env, const char *ctx, size_t ctx_len)
+                         const pgkms_envelope *env, const char *ctx, size_t ctx_len, const char *op,
+                         const char *acting)
 {
     size_t out_len = env->ciphertext_len;
     bytea *out;
@@ -205,7 +217,7 @@ static bytea *open_value(pgkms_tenant_entry *e, const uint8_t *data, size_t len,
         pgkms_ereport_ossl("could not set the decryption context");
     out = palloc(VARHDRSZ + out_len + 1);
     if (EVP_PKEY_decrypt(e->dec, (unsigned char *)VARDATA(out), &out_len, data, len) <= 0)
-        pgkms_ereport_ossl("decryption failed");
+        pgkms_ereport_ossl_audited("decryption failed", op, acting, env->key_ref, env->key_version);
     SET_VARSIZE(out, VARHDRSZ + out_len);
     return out;
 }
@@ -218,13 +230,14 @@ static bytea *decrypt_value(FunctionCallInfo fcinfo)
     size_t len = VARSIZE_ANY_EXHDR(v);
     pgkms_envelope env;
     pgkms_tenant_entry *e;
-    const char *ctx;
+    const char *ctx, *acting;
     size_t ctx_len;
 
     e = owner_of(data, len, &env);
-    require_owner(e, acting_tenant(fcinfo, -1));
     context_arg(fcinfo, 1, &ctx, &ctx_len);
-    return open_value(e, data, len, &env, ctx, ctx_len);
+    acting = acting_tenant(fcinfo, -1);
+    authorize(e, &env, acting, PGKMS_OP_DECRYPT, ctx, ctx_len);
+    return open_value(e, data, len, &env, ctx, ctx_len, "decrypt", acting);
 }
 
 /* SQL: kms.decrypt(value kms.encrypted, context text) returns text */
@@ -267,18 +280,18 @@ static Datum rewrap(FunctionCallInfo fcinfo, bool as_owning_tenant)
     pgkms_tenant_entry *e, *enc;
     char key_id[PGKMS_UUID_STR_LEN + 1];
     uint32_t current;
-    const char *ctx;
+    const char *ctx, *acting;
     size_t ctx_len;
 
     e = owner_of(data, len, &env);
-    if (!as_owning_tenant)
-        require_owner(e, acting_tenant(fcinfo, -1));
+    context_arg(fcinfo, 1, &ctx, &ctx_len);
+    acting = as_owning_tenant ? e->tenant : acting_tenant(fcinfo, -1);
+    authorize(e, &env, acting, PGKMS_OP_REENCRYPT, ctx, ctx_len);
     if (!pgkms_cache_key_of_ref(env.key_ref, key_id, &current))
         elog(ERROR, "key reference missing from the cache");
     if (env.key_version == current)
         PG_RETURN_BYTEA_P(v);
-    context_arg(fcinfo, 1, &ctx, &ctx_len);
-    pt = open_value(e, data, len, &env, ctx, ctx_len);
+    pt = open_value(e, data, len, &env, ctx, ctx_len, "rewrap", acting);
     pt_len = VARSIZE(pt) - VARHDRSZ;
     enc = pgkms_cache_tenant(e->tenant, key_id, false);
     out_len = pt_len + PGKMS_OVERHEAD;
@@ -351,26 +364,53 @@ Datum pgkms_create_key(PG_FUNCTION_ARGS)
     PG_RETURN_UUID_P(id);
 }
 
+/* Records a refused key operation and raises it. */
+static void refuse(const char *op, const char *tenant, int sqlstate, const char *msg)
+    pg_attribute_noreturn();
+static void refuse(const char *op, const char *tenant, int sqlstate, const char *msg)
+{
+    pgkms_audit_refusal(op, tenant, NULL, -1, psprintf("%s: %s", unpack_sql_state(sqlstate), msg));
+    ereport(ERROR, (errcode(sqlstate), errmsg("%s", msg)));
+}
+
 /* SQL: kms.rotate_key(key uuid) returns integer */
 PG_FUNCTION_INFO_V1(pgkms_rotate_key);
 Datum pgkms_rotate_key(PG_FUNCTION_ARGS)
 {
     pg_uuid_t *id;
-    char kid[PGKMS_UUID_STR_LEN + 1], *tenant, *state;
+    char kid[PGKMS_UUID_STR_LEN + 1], *tenant, *state, *origin;
     uint32_t current;
 
     id = PG_GETARG_UUID_P(0); /* STRICT */
     pgkms_uuid_format(id->data, kid);
-    if (!pgkms_keys_lock(kid, &tenant, &current, &state))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("key %s does not exist", kid)));
+    if (!pgkms_keys_lock(kid, &tenant, &current, &state, &origin))
+        refuse("rotate_key", NULL, ERRCODE_UNDEFINED_OBJECT,
+               psprintf("key %s does not exist", kid));
+    if (strcmp(origin, "external") == 0)
+        refuse("rotate_key", tenant, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+               psprintf("key %s holds imported material and cannot be rotated; create a new "
+                        "key and import new material into it",
+                        kid));
     if (strcmp(state, "Enabled") != 0)
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("key %s is in state %s; only enabled keys rotate", kid, state)));
+        refuse("rotate_key", tenant, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+               psprintf("key %s is in state %s; only enabled keys rotate", kid, state));
     if (current >= 0x7FFFFFFF)
-        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                        errmsg("key %s has no version numbers left", kid)));
+        refuse("rotate_key", tenant, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+               psprintf("key %s has no version numbers left", kid));
     pgkms_cache_rotate_key(tenant, id->data, current + 1);
     PG_RETURN_INT32((int32)(current + 1));
+}
+
+/* SQL: kms._acting_tenant() returns text */
+PG_FUNCTION_INFO_V1(pgkms_acting_tenant);
+Datum pgkms_acting_tenant(PG_FUNCTION_ARGS)
+{
+    if (pgkms_guc_tenant == NULL || pgkms_guc_tenant[0] == '\0')
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("kms.tenant is not set"),
+                        errhint("SET kms.tenant = '<tenant>' to act as a tenant.")));
+    /* The session's role, not the owner of a SECURITY DEFINER function calling us. */
+    pgkms_acl_role_check(GetOuterUserId(), pgkms_guc_tenant);
+    PG_RETURN_TEXT_P(cstring_to_text(pgkms_guc_tenant));
 }
 
 /* SQL: kms.export_keyring(tenant text) returns bytea */
@@ -387,10 +427,11 @@ Datum pgkms_export_keyring(PG_FUNCTION_ARGS)
         pgkms_keys_load_all(&kr);
     } else {
         char *tenant = text_to_cstring(PG_GETARG_TEXT_PP(0));
+        TimestampTz expiry; /* the export states what holds now */
 
         if (pgkms_tenant_validate(tenant, &st) != PGKMS_OK)
             pgkms_ereport_status(&st);
-        pgkms_keys_load(tenant, &kr);
+        pgkms_keys_load(tenant, &kr, &expiry);
         if (kr.nkeys == 0)
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
                             errmsg("tenant \"%s\" has no keys", tenant)));
@@ -399,6 +440,8 @@ Datum pgkms_export_keyring(PG_FUNCTION_ARGS)
         pgkms_keyring_free(&kr);
         pgkms_ereport_status(&st);
     }
+    pgkms_audit_ok("export_keyring", PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+                   NULL, -1, psprintf("%zu keys", kr.nkeys));
     pgkms_keyring_free(&kr);
     len = strlen(json);
     out = palloc(VARHDRSZ + len + 1);

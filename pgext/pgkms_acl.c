@@ -43,8 +43,11 @@ static void reload(Oid current)
 
 bool pgkms_acl_allows(const char *tenant)
 {
-    Oid current = GetUserId();
+    return pgkms_acl_role_allows(GetUserId(), tenant);
+}
 
+bool pgkms_acl_role_allows(Oid current, const char *tenant)
+{
     if (valid && current == role && strcmp(tenant, last_ok) == 0)
         return true;
     if (!valid || current != role) {
@@ -65,9 +68,16 @@ bool pgkms_acl_allows(const char *tenant)
 
 void pgkms_acl_check(const char *tenant)
 {
-    if (!pgkms_acl_allows(tenant))
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("role \"%s\" may not act as tenant \"%s\"",
-                               GetUserNameFromId(GetUserId(), false), tenant),
-                        errhint("An administrator allows it with kms.allow_tenant().")));
+    pgkms_acl_role_check(GetUserId(), tenant);
+}
+
+void pgkms_acl_role_check(Oid role, const char *tenant)
+{
+    if (pgkms_acl_role_allows(role, tenant))
+        return;
+    pgkms_audit_refusal("act_as_tenant", tenant, NULL, -1, "42501: role may not act as tenant");
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("role \"%s\" may not act as tenant \"%s\"",
+                           GetUserNameFromId(role, false), tenant),
+                    errhint("An administrator allows it with kms.allow_tenant().")));
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Per-backend cache of tenant keys loaded into the provider, with the EVP_PKEY_CTXs reused for
- * every value. Hits touch neither SPI nor the catalog. Any change to kms.keys or
- * kms.key_versions (a statement trigger sends a relcache invalidation) or to the root settings
- * marks the cache stale; it is dropped at the start of the next call, never under a caller.
+ * every value. Hits touch neither SPI nor the catalog. Any change to kms._keys,
+ * kms._key_versions or kms._grants (a statement trigger sends a relcache invalidation) or to the
+ * root settings marks the cache stale; it is dropped at the start of the next call, never under a
+ * caller.
  */
 #include "postgres.h"
 
@@ -18,7 +19,9 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
+#include "pgkms/codec.h"
 #include "pgkms_ext.h"
 #include "../provider/pgkms-params.h"
 
@@ -34,6 +37,7 @@ static bool stale;
 static bool created_in_xact;
 static Oid keys_relid = InvalidOid;
 static pgkms_tenant_entry *last_tenant; /* most calls repeat the previous tenant */
+static TimestampTz next_expiry;         /* imported material expires: reload then (0: never) */
 
 static void free_entry(pgkms_tenant_entry *e)
 {
@@ -58,7 +62,9 @@ static void flush(void)
     }
     tenants = refs = NULL;
     last_tenant = NULL;
+    next_expiry = 0;
     stale = false;
+    pgkms_grants_reset();
 }
 
 static void relcache_cb(Datum arg, Oid relid)
@@ -87,7 +93,7 @@ static void xact_cb(XactEvent event, void *arg)
 static Oid kms_keys_relid(void)
 {
     if (keys_relid == InvalidOid)
-        keys_relid = get_relname_relid("keys", get_namespace_oid("kms", false));
+        keys_relid = get_relname_relid("_keys", get_namespace_oid("kms", false));
     return keys_relid;
 }
 
@@ -123,7 +129,7 @@ void pgkms_cache_mark_stale(void)
 
 void pgkms_cache_flush_if_stale(void)
 {
-    if (stale)
+    if (stale || (next_expiry != 0 && GetCurrentStatementStartTimestamp() >= next_expiry))
         flush();
 }
 
@@ -223,7 +229,13 @@ void pgkms_cache_create_key(const char *tenant, const char *alias, const char *d
     memcpy(key_id, kr.keys[0].key_id, PGKMS_UUID_LEN);
     PG_TRY();
     {
-        (void)pgkms_keys_insert(&kr.keys[0], description);
+        if (pgkms_keys_insert(&kr.keys[0], description)) {
+            char kid[PGKMS_UUID_STR_LEN + 1];
+
+            pgkms_uuid_format(key_id, kid);
+            pgkms_audit_ok("create_key", tenant, kid, 1,
+                           is_default ? "default key, on first use" : alias);
+        }
     }
     PG_FINALLY();
     {
@@ -240,7 +252,11 @@ void pgkms_cache_rotate_key(const char *tenant, const uint8_t key_id[PGKMS_UUID_
     generate_record(tenant, key_id, version, &kr);
     PG_TRY();
     {
+        char kid[PGKMS_UUID_STR_LEN + 1];
+
         pgkms_keys_add_version(&kr.keys[0]);
+        pgkms_uuid_format(key_id, kid);
+        pgkms_audit_ok("rotate_key", tenant, kid, version, NULL);
     }
     PG_FINALLY();
     {
@@ -272,16 +288,19 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
     int ttl = pgkms_guc_key_cache_ttl;
     OSSL_PARAM params[6];
     EVP_PKEY_CTX *fromdata;
+    TimestampTz expiry;
     int ok;
 
-    pgkms_keys_load(e->tenant, &kr);
+    pgkms_keys_load(e->tenant, &kr, &expiry);
     if (pgkms_keyring_find_default(&kr, e->tenant) == NULL && create_default && e->key[0] == '\0') {
         uint8_t created[PGKMS_UUID_LEN];
 
         pgkms_keyring_free(&kr);
         pgkms_cache_create_key(e->tenant, NULL, NULL, true, created);
-        pgkms_keys_load(e->tenant, &kr);
+        pgkms_keys_load(e->tenant, &kr, &expiry);
     }
+    if (expiry != 0 && (next_expiry == 0 || expiry < next_expiry))
+        next_expiry = expiry;
     if (kr.nkeys == 0) {
         pgkms_keyring_free(&kr);
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -385,6 +404,23 @@ pgkms_tenant_entry *pgkms_cache_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LE
     if (tenant == NULL)
         return NULL;
     return pgkms_cache_tenant(tenant, DECRYPT_ONLY, false);
+}
+
+const char *pgkms_cache_key_owner(const char *key, uint8_t ref[PGKMS_KEY_REF_LEN])
+{
+    uint8_t id[PGKMS_UUID_LEN];
+    char text[PGKMS_UUID_STR_LEN + 1];
+    ref_entry *r;
+
+    if (pgkms_uuid_parse(key, id, NULL) != PGKMS_OK)
+        return NULL; /* an alias: always the acting tenant's own */
+    memcpy(ref, id, PGKMS_KEY_REF_LEN);
+    pgkms_uuid_format(id, text);
+    ensure_tables();
+    r = hash_search(refs, ref, HASH_FIND, NULL);
+    if (r == NULL && pgkms_cache_tenant_of_ref(ref) != NULL)
+        r = hash_search(refs, ref, HASH_FIND, NULL);
+    return r != NULL && strcmp(r->key_id, text) == 0 ? r->tenant->tenant : NULL;
 }
 
 bool pgkms_cache_key_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN],

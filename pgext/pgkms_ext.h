@@ -5,6 +5,8 @@
 
 #include "postgres.h"
 
+#include "utils/timestamp.h"
+
 #include <openssl/evp.h>
 
 #include "pgkms/format.h"
@@ -42,6 +44,8 @@ void pgkms_cache_create_key(const char *tenant, const char *alias, const char *d
                             bool is_default, uint8_t key_id[PGKMS_UUID_LEN]);
 /* Tenant owning a key reference; NULL if no such key. */
 pgkms_tenant_entry *pgkms_cache_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
+/* Tenant owning the key with id `key` (its reference in ref); NULL for an alias or none. */
+const char *pgkms_cache_key_owner(const char *key, uint8_t ref[PGKMS_KEY_REF_LEN]);
 /* After pgkms_cache_tenant_of_ref(ref) succeeded: the key's id and current version. */
 bool pgkms_cache_key_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN],
                             char key_id[PGKMS_UUID_STR_LEN + 1], uint32_t *current_version);
@@ -50,21 +54,67 @@ void pgkms_cache_mark_stale(void);
 int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_len,
                       const char *context, size_t context_len);
 
+/* pgkms_keys.c: SPI as the owner of schema kms (callers need no rights on its tables). */
+typedef struct pgkms_spi_owner {
+    Oid save_user;
+    int save_sec;
+} pgkms_spi_owner;
+void pgkms_spi_as_owner(pgkms_spi_owner *o); /* switches user and connects SPI */
+void pgkms_spi_as_caller(pgkms_spi_owner *o);
+
 /* pgkms_keys.c: tenant key records in kms tables (wrapped material only). */
-void pgkms_keys_load(const char *tenant, pgkms_keyring *out);
+/* *expiry: the earliest valid_to ahead among the tenant's keys, or 0. */
+void pgkms_keys_load(const char *tenant, pgkms_keyring *out, TimestampTz *expiry);
 const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
 bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description);
 /* Locks a key's row for a state or version change; false if there is no such key. */
-bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state);
+bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state,
+                     char **origin);
 /* Stores rec's (new) version and makes it the key's current version. */
 void pgkms_keys_add_version(const pgkms_key_record *rec);
 void pgkms_keys_load_all(pgkms_keyring *out);
 char *pgkms_root_uri(bool *is_default);
 
+/* Operations a grant allows (bits of pgkms_grant_rule.ops), as named in kms._grants. */
+typedef enum pgkms_grant_op {
+    PGKMS_OP_ENCRYPT = 1u << 0,
+    PGKMS_OP_DECRYPT = 1u << 1,
+    PGKMS_OP_REENCRYPT = 1u << 2,
+    PGKMS_OP_DESCRIBE = 1u << 3,
+} pgkms_grant_op;
+
+typedef struct pgkms_grant_rule {
+    uint32 ops;
+    char *context;        /* NULL: any; else the call's context must equal it */
+    char *context_prefix; /* NULL: any; else the call's context must start with it */
+} pgkms_grant_rule;
+
+/* The grants of the key with reference ref to grantee, allocated in cxt; returns how many. */
+int pgkms_keys_grants(const uint8_t ref[PGKMS_KEY_REF_LEN], const char *grantee, MemoryContext cxt,
+                      pgkms_grant_rule **rules);
+
+/* pgkms_grants.c: grants checked per call from a per-backend cache. */
+/* 42501 (and an audit record) unless a grant lets grantee do op on the key with this context. */
+void pgkms_grants_require(const uint8_t ref[PGKMS_KEY_REF_LEN], const char *owner,
+                          const char *grantee, pgkms_grant_op op, const char *context,
+                          size_t context_len);
+void pgkms_grants_reset(void);
+
+/* pgkms_audit.c: kms.audit_log (docs/audit.md). */
+void pgkms_audit_init(void);
+/* An administrative operation that succeeded, written in the current transaction. */
+void pgkms_audit_ok(const char *op, const char *tenant, const char *key_id, int64 version,
+                    const char *detail);
+/* A refusal: kept even if the transaction rolls back. ref/version may be NULL/-1. */
+void pgkms_audit_refusal(const char *op, const char *tenant, const uint8_t *ref, int64 version,
+                         const char *detail);
+
 /* pgkms_acl.c: tenants a role may act as. */
 void pgkms_acl_invalidate(void);
-bool pgkms_acl_allows(const char *tenant);
-void pgkms_acl_check(const char *tenant); /* 42501 unless allowed */
+bool pgkms_acl_allows(const char *tenant); /* for the current user */
+bool pgkms_acl_role_allows(Oid role, const char *tenant);
+void pgkms_acl_check(const char *tenant); /* 42501 (audited) unless allowed */
+void pgkms_acl_role_check(Oid role, const char *tenant);
 /* pgkms_keys.c: the tenants in kms.role_tenants for role_name (malloc'ed array of strings). */
 char **pgkms_keys_role_tenants(const char *role_name, int *n);
 
@@ -72,6 +122,9 @@ char **pgkms_keys_role_tenants(const char *role_name, int *n);
 OSSL_LIB_CTX *pgkms_libctx(void);
 /* Raises the pending provider error (or code/detail) as an ereport(ERROR) with our SQLSTATE. */
 void pgkms_ereport_ossl(const char *what) pg_attribute_noreturn();
+/* The same, and a refusal (key state, denial, failed authentication) goes to the audit log. */
+void pgkms_ereport_ossl_audited(const char *what, const char *op, const char *tenant,
+                                const uint8_t *ref, int64 version) pg_attribute_noreturn();
 void pgkms_ereport_status(const pgkms_status *st) pg_attribute_noreturn();
 int pgkms_sqlstate(pgkms_code code);
 

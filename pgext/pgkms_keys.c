@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Tenant key records in kms.keys / kms.key_versions, read and written through SPI as the
+ * Tenant key records in kms._keys / kms._key_versions, read and written through SPI as the
  * owner of schema kms (callers need no privileges on the tables). Only cache misses, key
  * creation and exports come here, never a per-row path. Every name and operator is
  * schema-qualified because these queries run with the owner's rights.
@@ -13,6 +13,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "access/xact.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 #include "catalog/pg_namespace.h"
@@ -21,22 +23,22 @@
 
 #include "pgkms_ext.h"
 
+/* Imported material past its valid_to is treated as deleted before the purge deletes it. */
 #define RECORD_QUERY                                                                               \
-    "SELECT k.key_id, k.tenant, k.alias, k.is_default, k.state,"                                   \
+    "SELECT k.key_id, k.tenant, k.alias, k.is_default,"                                            \
+    " CASE WHEN k.valid_to OPERATOR(pg_catalog.<=) pg_catalog.now() THEN 'PendingImport'"          \
+    " ELSE k.state END,"                                                                           \
     " k.current_version,"                                                                          \
     " pg_catalog.to_char(k.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"         \
     " v.version, v.keyring, v.root_id, v.wrapped,"                                                 \
-    " pg_catalog.to_char(v.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"          \
-    " FROM kms.keys k JOIN kms.key_versions v ON v.key_id OPERATOR(pg_catalog.=) k.key_id"
+    " pg_catalog.to_char(v.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"         \
+    " k.valid_to"                                                                                  \
+    " FROM kms._keys k LEFT JOIN kms._key_versions v ON v.key_id OPERATOR(pg_catalog.=) k.key_id"
 
 /*
  * Queries run with read_only = false: a fresh snapshot after a command counter increment, so
  * a key created earlier in the same call or transaction is seen.
  */
-typedef struct owner_ctx {
-    Oid save_user;
-    int save_sec;
-} owner_ctx;
 
 static Oid kms_owner(void)
 {
@@ -51,7 +53,7 @@ static Oid kms_owner(void)
     return owner;
 }
 
-static void as_owner(owner_ctx *o)
+void pgkms_spi_as_owner(pgkms_spi_owner *o)
 {
     GetUserIdAndSecContext(&o->save_user, &o->save_sec);
     SetUserIdAndSecContext(kms_owner(), o->save_sec | SECURITY_LOCAL_USERID_CHANGE |
@@ -60,7 +62,7 @@ static void as_owner(owner_ctx *o)
         elog(ERROR, "SPI_connect failed");
 }
 
-static void as_caller(owner_ctx *o)
+void pgkms_spi_as_caller(pgkms_spi_owner *o)
 {
     SPI_finish();
     SetUserIdAndSecContext(o->save_user, o->save_sec);
@@ -84,20 +86,30 @@ static bytea *get_bytea(HeapTuple row, TupleDesc desc, int col)
     return isnull ? NULL : DatumGetByteaPP(d);
 }
 
-/* Rows are ordered by key, then version: consecutive rows of one key form one record. */
-static void rows_to_keyring(pgkms_keyring *out)
+/*
+ * Rows are ordered by key, then version: consecutive rows of one key form one record.
+ * *expiry: the earliest valid_to still ahead (0 if none), after which the records change.
+ */
+static void rows_to_keyring(pgkms_keyring *out, TimestampTz *expiry)
 {
     TupleDesc desc = SPI_tuptable->tupdesc;
     pgkms_key_record *cur = NULL;
     pgkms_status st;
 
     memset(out, 0, sizeof(*out));
+    *expiry = 0;
     for (uint64 i = 0; i < SPI_processed; i++) {
         HeapTuple row = SPI_tuptable->vals[i];
         char *kid = SPI_getvalue(row, desc, 1);
         uint8_t id[PGKMS_UUID_LEN];
         pgkms_key_version *v;
         bytea *root_id, *wrapped;
+        bool no_expiry;
+        TimestampTz valid_to = DatumGetTimestampTz(SPI_getbinval(row, desc, 13, &no_expiry));
+
+        if (!no_expiry && valid_to > GetCurrentTransactionStartTimestamp() &&
+            (*expiry == 0 || valid_to < *expiry))
+            *expiry = valid_to;
 
         if (pgkms_uuid_parse(kid, id, &st) != PGKMS_OK)
             pgkms_ereport_status(&st);
@@ -116,6 +128,8 @@ static void rows_to_keyring(pgkms_keyring *out)
                 pgkms_ereport_status(&st);
             cur = &out->keys[out->nkeys - 1];
         }
+        if (SPI_getvalue(row, desc, 8) == NULL)
+            continue; /* a key without material (PendingImport, Destroyed) */
         v = realloc(cur->versions, (cur->nversions + 1) * sizeof(*v));
         if (v == NULL)
             ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -140,36 +154,37 @@ static void rows_to_keyring(pgkms_keyring *out)
     }
 }
 
-void pgkms_keys_load(const char *tenant, pgkms_keyring *out)
+void pgkms_keys_load(const char *tenant, pgkms_keyring *out, TimestampTz *expiry)
 {
-    owner_ctx o;
+    pgkms_spi_owner o;
     Oid types[1] = {TEXTOID};
     Datum values[1] = {CStringGetTextDatum(tenant)};
 
-    as_owner(&o);
+    pgkms_spi_as_owner(&o);
     if (SPI_execute_with_args(RECORD_QUERY " WHERE k.tenant OPERATOR(pg_catalog.=) $1"
                                            " ORDER BY k.key_id, v.version",
                               1, types, values, NULL, false, 0) != SPI_OK_SELECT)
         elog(ERROR, "could not read the keys of tenant \"%s\"", tenant);
-    rows_to_keyring(out);
-    as_caller(&o);
+    rows_to_keyring(out, expiry);
+    pgkms_spi_as_caller(&o);
 }
 
 void pgkms_keys_load_all(pgkms_keyring *out)
 {
-    owner_ctx o;
+    pgkms_spi_owner o;
+    TimestampTz expiry;
 
-    as_owner(&o);
+    pgkms_spi_as_owner(&o);
     if (SPI_execute(RECORD_QUERY " ORDER BY k.tenant, k.key_id, v.version", false, 0) !=
         SPI_OK_SELECT)
         elog(ERROR, "could not read the tenant keys");
-    rows_to_keyring(out);
-    as_caller(&o);
+    rows_to_keyring(out, &expiry);
+    pgkms_spi_as_caller(&o);
 }
 
 const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN])
 {
-    owner_ctx o;
+    pgkms_spi_owner o;
     Oid types[1] = {BYTEAOID};
     bytea *b = palloc(VARHDRSZ + PGKMS_KEY_REF_LEN);
     Datum values[1];
@@ -179,8 +194,8 @@ const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN])
     SET_VARSIZE(b, VARHDRSZ + PGKMS_KEY_REF_LEN);
     memcpy(VARDATA(b), ref, PGKMS_KEY_REF_LEN);
     values[0] = PointerGetDatum(b);
-    as_owner(&o);
-    if (SPI_execute_with_args("SELECT tenant, state, key_id FROM kms.keys "
+    pgkms_spi_as_owner(&o);
+    if (SPI_execute_with_args("SELECT tenant, state, key_id FROM kms._keys "
                               "WHERE key_ref OPERATOR(pg_catalog.=) $1",
                               1, types, values, NULL, false, 1) != SPI_OK_SELECT)
         elog(ERROR, "could not look up a key reference");
@@ -192,7 +207,7 @@ const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN])
         if (strcmp(SPI_getvalue(row, desc, 2), "Destroyed") == 0)
             destroyed = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 3));
     }
-    as_caller(&o);
+    pgkms_spi_as_caller(&o);
     /* Crypto-shredded: say so, rather than "not found". */
     if (destroyed != NULL)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -202,7 +217,7 @@ const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN])
     return tenant;
 }
 
-/* Inserts every version of rec (key id as a text datum); runs inside as_owner(). */
+/* Inserts every version of rec (key id as a text datum); runs inside pgkms_spi_as_owner(). */
 static void insert_versions(Datum kid, const pgkms_key_record *rec)
 {
     for (size_t i = 0; i < rec->nversions; i++) {
@@ -221,7 +236,7 @@ static void insert_versions(Datum kid, const pgkms_key_record *rec)
         vvals[2] = CStringGetTextDatum(v->keyring);
         vvals[3] = PointerGetDatum(root_id);
         vvals[4] = PointerGetDatum(wrapped);
-        if (SPI_execute_with_args("INSERT INTO kms.key_versions (key_id, version, keyring, "
+        if (SPI_execute_with_args("INSERT INTO kms._key_versions (key_id, version, keyring, "
                                   "root_id, wrapped) VALUES "
                                   "($1::pg_catalog.uuid, $2, $3, $4, $5)",
                                   5, vtypes, vvals, NULL, false, 0) != SPI_OK_INSERT)
@@ -231,7 +246,7 @@ static void insert_versions(Datum kid, const pgkms_key_record *rec)
 
 bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description)
 {
-    owner_ctx o;
+    pgkms_spi_owner o;
     char kid[PGKMS_UUID_STR_LEN + 1];
     Oid ktypes[6] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT4OID, TEXTOID};
     Datum kvals[6];
@@ -245,16 +260,16 @@ bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description)
     kvals[3] = BoolGetDatum(rec->is_default);
     kvals[4] = Int32GetDatum((int32)rec->current_version);
     kvals[5] = description ? CStringGetTextDatum(description) : (Datum)0;
-    as_owner(&o);
+    pgkms_spi_as_owner(&o);
     /*
      * A concurrent first use may have created the tenant's default key: keep that one. Other
      * keys must not vanish silently, so their conflicts (a taken alias) raise.
      */
     if (SPI_execute_with_args(rec->is_default
-                                  ? "INSERT INTO kms.keys (key_id, tenant, alias, is_default, "
+                                  ? "INSERT INTO kms._keys (key_id, tenant, alias, is_default, "
                                     "current_version, description) VALUES ($1::pg_catalog.uuid, "
                                     "$2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
-                                  : "INSERT INTO kms.keys (key_id, tenant, alias, is_default, "
+                                  : "INSERT INTO kms._keys (key_id, tenant, alias, is_default, "
                                     "current_version, description) VALUES ($1::pg_catalog.uuid, "
                                     "$2, $3, $4, $5, $6)",
                               6, ktypes, kvals, knulls, false, 0) != SPI_OK_INSERT)
@@ -262,19 +277,20 @@ bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description)
     inserted = SPI_processed == 1;
     if (inserted)
         insert_versions(kvals[0], rec);
-    as_caller(&o);
+    pgkms_spi_as_caller(&o);
     return inserted;
 }
 
-bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state)
+bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state,
+                     char **origin)
 {
-    owner_ctx o;
+    pgkms_spi_owner o;
     Oid types[1] = {TEXTOID};
     Datum values[1] = {CStringGetTextDatum(key_id)};
     bool found;
 
-    as_owner(&o);
-    if (SPI_execute_with_args("SELECT tenant, current_version, state FROM kms.keys "
+    pgkms_spi_as_owner(&o);
+    if (SPI_execute_with_args("SELECT tenant, current_version, state, origin FROM kms._keys "
                               "WHERE key_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid FOR UPDATE",
                               1, types, values, NULL, false, 1) != SPI_OK_SELECT)
         elog(ERROR, "could not look up key %s", key_id);
@@ -286,14 +302,15 @@ bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char 
         *tenant = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 1));
         *current = (uint32_t)pg_strtoint32(SPI_getvalue(row, desc, 2));
         *state = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 3));
+        *origin = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 4));
     }
-    as_caller(&o);
+    pgkms_spi_as_caller(&o);
     return found;
 }
 
 void pgkms_keys_add_version(const pgkms_key_record *rec)
 {
-    owner_ctx o;
+    pgkms_spi_owner o;
     char kid[PGKMS_UUID_STR_LEN + 1];
     Oid types[2] = {TEXTOID, INT4OID};
     Datum values[2];
@@ -301,25 +318,68 @@ void pgkms_keys_add_version(const pgkms_key_record *rec)
     pgkms_uuid_format(rec->key_id, kid);
     values[0] = CStringGetTextDatum(kid);
     values[1] = Int32GetDatum((int32)rec->current_version);
-    as_owner(&o);
+    pgkms_spi_as_owner(&o);
     insert_versions(values[0], rec);
-    if (SPI_execute_with_args("UPDATE kms.keys SET current_version = $2 "
+    if (SPI_execute_with_args("UPDATE kms._keys SET current_version = $2 "
                               "WHERE key_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid",
                               2, types, values, NULL, false, 0) != SPI_OK_UPDATE ||
         SPI_processed != 1)
         elog(ERROR, "could not make version %u current", rec->current_version);
-    as_caller(&o);
+    pgkms_spi_as_caller(&o);
+}
+
+int pgkms_keys_grants(const uint8_t ref[PGKMS_KEY_REF_LEN], const char *grantee, MemoryContext cxt,
+                      pgkms_grant_rule **rules)
+{
+    pgkms_spi_owner o;
+    Oid types[2] = {BYTEAOID, TEXTOID};
+    bytea *b = palloc(VARHDRSZ + PGKMS_KEY_REF_LEN);
+    Datum values[2];
+    int n;
+
+    SET_VARSIZE(b, VARHDRSZ + PGKMS_KEY_REF_LEN);
+    memcpy(VARDATA(b), ref, PGKMS_KEY_REF_LEN);
+    values[0] = PointerGetDatum(b);
+    values[1] = CStringGetTextDatum(grantee);
+    pgkms_spi_as_owner(&o);
+    if (SPI_execute_with_args(
+            "SELECT 'Encrypt' OPERATOR(pg_catalog.=) ANY (g.operations),"
+            " 'Decrypt' OPERATOR(pg_catalog.=) ANY (g.operations),"
+            " 'ReEncrypt' OPERATOR(pg_catalog.=) ANY (g.operations),"
+            " 'DescribeKey' OPERATOR(pg_catalog.=) ANY (g.operations),"
+            " g.constraints OPERATOR(pg_catalog.->>) 'context',"
+            " g.constraints OPERATOR(pg_catalog.->>) 'context_prefix'"
+            " FROM kms._grants g JOIN kms._keys k ON k.key_id OPERATOR(pg_catalog.=) g.key_id"
+            " WHERE k.key_ref OPERATOR(pg_catalog.=) $1"
+            " AND g.grantee_tenant OPERATOR(pg_catalog.=) $2",
+            2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "could not read kms._grants");
+    n = (int)SPI_processed;
+    *rules = n > 0 ? MemoryContextAllocZero(cxt, n * sizeof(pgkms_grant_rule)) : NULL;
+    for (int i = 0; i < n; i++) {
+        HeapTuple row = SPI_tuptable->vals[i];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        char *ctx = SPI_getvalue(row, desc, 5), *prefix = SPI_getvalue(row, desc, 6);
+
+        for (int op = 0; op < 4; op++)
+            if (strcmp(SPI_getvalue(row, desc, op + 1), "t") == 0)
+                (*rules)[i].ops |= 1u << op;
+        (*rules)[i].context = ctx ? MemoryContextStrdup(cxt, ctx) : NULL;
+        (*rules)[i].context_prefix = prefix ? MemoryContextStrdup(cxt, prefix) : NULL;
+    }
+    pgkms_spi_as_caller(&o);
+    return n;
 }
 
 char **pgkms_keys_role_tenants(const char *role_name, int *n)
 {
-    owner_ctx o;
+    pgkms_spi_owner o;
     Oid types[1] = {NAMEOID};
     Datum values[1] = {CStringGetDatum(role_name)};
     char **out = NULL;
 
     values[0] = DirectFunctionCall1(namein, CStringGetDatum(role_name));
-    as_owner(&o);
+    pgkms_spi_as_owner(&o);
     if (SPI_execute_with_args("SELECT tenant FROM kms.role_tenants "
                               "WHERE role_name OPERATOR(pg_catalog.=) $1",
                               1, types, values, NULL, false, 0) != SPI_OK_SELECT)
@@ -329,7 +389,7 @@ char **pgkms_keys_role_tenants(const char *role_name, int *n)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
     for (int i = 0; i < *n; i++)
         out[i] = dup_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-    as_caller(&o);
+    pgkms_spi_as_caller(&o);
     return out;
 }
 

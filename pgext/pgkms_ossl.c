@@ -54,6 +54,7 @@ OSSL_LIB_CTX *pgkms_libctx(void)
     }
     libctx_pid = MyProcPid;
     on_proc_exit(release_libctx, (Datum)0);
+    pgkms_audit_init(); /* before the first unwrap */
     return libctx;
 }
 
@@ -92,6 +93,12 @@ void pgkms_ereport_status(const pgkms_status *st)
 
 void pgkms_ereport_ossl(const char *what)
 {
+    pgkms_ereport_ossl_audited(what, NULL, NULL, NULL, -1);
+}
+
+void pgkms_ereport_ossl_audited(const char *what, const char *op, const char *tenant,
+                                const uint8_t *ref, int64 version)
+{
     unsigned long e, ours = 0, last = 0;
     const char *data, *ours_data = NULL;
     char detail[PGKMS_DETAIL_MAX], other[256];
@@ -111,9 +118,17 @@ void pgkms_ereport_ossl(const char *what)
             ERR_error_string_n(e, other, sizeof(other));
         }
     }
-    if (ours != 0)
-        ereport(ERROR, (errcode(pgkms_sqlstate((pgkms_code)ERR_GET_REASON(ours))),
-                        errmsg("%s", detail[0] ? detail : pgkms_code_name(ERR_GET_REASON(ours)))));
+    if (ours != 0) {
+        pgkms_code code = (pgkms_code)ERR_GET_REASON(ours);
+        const char *msg = detail[0] ? detail : pgkms_code_name(code);
+
+        /* A key refused for its state, and a value that fails authentication, are audited. */
+        if (op != NULL &&
+            (code == PGKMS_E_KEY_STATE || code == PGKMS_E_DENIED || code == PGKMS_E_AUTH_FAILED))
+            pgkms_audit_refusal(op, tenant, ref, version,
+                                psprintf("%s: %s", unpack_sql_state(pgkms_sqlstate(code)), msg));
+        ereport(ERROR, (errcode(pgkms_sqlstate(code)), errmsg("%s", msg)));
+    }
     ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("%s", what),
                     last ? errdetail("OpenSSL: %s", other) : 0));
 }

@@ -75,8 +75,10 @@ pg_dump -Fc -f "$T/dump.fc" "$db"
 pg_restore -f "$T/dump.sql" "$T/dump.fc" # the plain SQL the custom dump holds
 if grep -q 'secret-\|BIGSECRET' "$T/dump.sql"; then fail "plaintext in the dump"; fi
 if grep -qi "$(head -c 64 "$root")" "$T/dump.sql"; then fail "the root key is in the dump"; fi
-grep -q '^COPY kms.keys ' "$T/dump.sql" || fail "kms.keys is not in the dump"
-grep -q '^COPY kms.key_versions ' "$T/dump.sql" || fail "kms.key_versions is not in the dump"
+grep -q '^COPY kms._keys ' "$T/dump.sql" || fail "kms._keys is not in the dump"
+grep -q '^COPY kms._key_versions ' "$T/dump.sql" || fail "kms._key_versions is not in the dump"
+grep -q '^COPY kms._grants ' "$T/dump.sql" || fail "kms._grants is not in the dump"
+grep -q '^COPY kms.audit_log ' "$T/dump.sql" || fail "kms.audit_log is not in the dump"
 [ "$(grep -c 'i0sB' "$T/dump.sql")" -ge $n_values ] || fail "values not in base64 text form in the dump"
 ok "the dump holds the wrapped keys and base64 ciphertext, no plaintext and no root key"
 

@@ -65,9 +65,9 @@ python3 - "$ROOT_DIR/test/vectors/format_keyring.json" >"$T/vkeys.sql" <<'PY'
 import base64, json, sys
 k = json.load(open(sys.argv[1]))["keys"][0]
 v = k["versions"][0]
-print(f"INSERT INTO kms.keys (key_id, tenant, is_default, current_version) "
+print(f"INSERT INTO kms._keys (key_id, tenant, is_default, current_version) "
       f"VALUES ('{k['key_id']}', 'vector-{k['tenant']}', false, 1);")
-print(f"INSERT INTO kms.key_versions (key_id, version, keyring, root_id, wrapped) VALUES "
+print(f"INSERT INTO kms._key_versions (key_id, version, keyring, root_id, wrapped) VALUES "
       f"('{k['key_id']}', 1, 'file', '\\x{v['root_id']}', "
       f"decode('{v['wrapped']}', 'base64'));")
 PY

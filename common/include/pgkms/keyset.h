@@ -50,6 +50,14 @@ pgkms_code pgkms_key_usable(const pgkms_key_record *rec, pgkms_status *st) PGKMS
 pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, uint32_t version,
                                  time_t now, const uint8_t **tmk,
                                  pgkms_status *st) PGKMS_MUST_CHECK;
+/*
+ * Called after every unwrap through the root, successful (st->code PGKMS_OK) or not, for an
+ * audit trail. One per process; NULL (the default) for none. It must not fail or block.
+ */
+typedef void (*pgkms_unwrap_observer)(const pgkms_key_record *rec, uint32_t version,
+                                      const pgkms_status *st);
+void pgkms_keyset_set_unwrap_observer(pgkms_unwrap_observer fn);
+
 /* Monotonic seconds for TTLs. */
 time_t pgkms_monotonic_now(void);
 

@@ -34,7 +34,7 @@ SELECT sqlstate_of($$SELECT kms.decrypt(phone, 'customers.phone:2') FROM custome
 -- Each tenant got one default key on first use, stored wrapped only.
 SELECT tenant, is_default, state, current_version, origin, length(key_ref) FROM kms.keys ORDER BY tenant;
 SELECT v.version, v.keyring, length(v.root_id) AS root_id_len, length(v.wrapped) AS wrapped_len
-  FROM kms.key_versions v JOIN kms.keys k USING (key_id) WHERE k.tenant = 'acme';
+  FROM kms._key_versions v JOIN kms.keys k USING (key_id) WHERE k.tenant = 'acme';
 -- Bytes that are not text in the database encoding need decrypt_bytea.
 SELECT sqlstate_of($$SELECT kms.decrypt(kms.encrypt('\xff'::bytea))$$);
 -- No tenant given and none set.

@@ -12,7 +12,7 @@ SELECT kms.rotate_key(:'kid') AS newer_version;
 SELECT kms.decrypt(:'v1'), kms.decrypt(:'v2'), get_byte(kms.encrypt('x')::bytea, 15) AS now_version;
 SELECT k.current_version, array_agg(v.version ORDER BY v.version) AS versions,
        bool_and(length(v.wrapped) = 61) AS all_wrapped
-  FROM kms.keys k JOIN kms.key_versions v USING (key_id) WHERE k.key_id = :'kid'
+  FROM kms.keys k JOIN kms._key_versions v USING (key_id) WHERE k.key_id = :'kid'
  GROUP BY k.current_version;
 -- Only enabled keys rotate; unknown keys are reported.
 SELECT kms.create_key('rot', 'side') AS side \gset

@@ -9,3 +9,6 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
+-- Key and grant ids differ on every run: messages show them masked.
+CREATE FUNCTION public.masked(t text) RETURNS text LANGUAGE sql AS
+  $$ SELECT regexp_replace(t, '[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}', '<id>', 'g') $$;
