@@ -323,6 +323,80 @@ static void check_cli_vector(void)
     free(sha1);
 }
 
+/*
+ * Wycheproof RSA-3072 OAEP-SHA-256 vectors, MGF1 with SHA-256 and with SHA-1: the one valid
+ * 32-byte message without a label decrypts; everything else, valid elsewhere or not, is refused
+ * with the same code and message and no OpenSSL error (a wrong ciphertext length excepted).
+ */
+static void check_wycheproof(void)
+{
+    char path[512], line[1 << 14], buf[64], first[PGKMS_DETAIL_MAX] = "";
+    EVP_PKEY *pkey = NULL;
+    int accepted = 0, refused = 0, wrong_len = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/rsa_oaep3072_wycheproof.txt", t_vectors_dir);
+    f = fopen(path, "r");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        size_t ctlen = 0, msglen = 0, labellen = 0, len = 0;
+        uint8_t *ct, *msg, *label, got[32];
+        const char *mgf, *result, *id;
+        char mgfbuf[16], resbuf[16];
+        pgkms_status st;
+        pgkms_code rc;
+        int want_ok;
+
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        if (strncmp(line, "key=", 4) == 0) {
+            uint8_t *der = t_hex_field(line, "key", &len);
+            const unsigned char *p = der;
+
+            EVP_PKEY_free(pkey);
+            pkey = der != NULL ? d2i_AutoPrivateKey(NULL, &p, (long)len) : NULL;
+            CHECK(pkey != NULL && EVP_PKEY_get_bits(pkey) == 3072);
+            free(der);
+            continue;
+        }
+        ct = t_hex_field(line, "ct", &ctlen);
+        msg = t_hex_field(line, "msg", &msglen);
+        label = t_hex_field(line, "label", &labellen);
+        mgf = t_field(line, "mgf", mgfbuf, sizeof(mgfbuf));
+        result = t_field(line, "result", resbuf, sizeof(resbuf));
+        id = t_field(line, "id", buf, sizeof(buf));
+        CHECK_MSG(pkey && ct && msg && label && mgf && result && id, "malformed: %.60s", line);
+        if (pkey && ct && msg && label && mgf && result && id) {
+            want_ok = strcmp(result, "valid") == 0 && strcmp(mgf, "SHA-256") == 0 &&
+                      labellen == 0 && msglen == 32;
+            memset(got, 0xAA, sizeof(got));
+            ERR_clear_error();
+            rc = pgkms_import_oaep_decrypt(NULL, pkey, ct, ctlen, got, &st);
+            if (ctlen != 384) {
+                CHECK_MSG(rc == PGKMS_E_INVALID_ARGUMENT, "%s", id);
+                wrong_len++;
+            } else if (want_ok) {
+                CHECK_MSG(rc == PGKMS_OK && memcmp(got, msg, 32) == 0, "%s: %s", id, st.detail);
+                accepted++;
+            } else {
+                if (first[0] == '\0')
+                    memcpy(first, st.detail, sizeof(first));
+                CHECK_MSG(rc == PGKMS_E_AUTH_FAILED && strcmp(st.detail, first) == 0 &&
+                              all_zero(got, 32) && ERR_peek_error() == 0,
+                          "%s", id);
+                refused++;
+            }
+        }
+        free(ct);
+        free(msg);
+        free(label);
+    }
+    if (f != NULL)
+        fclose(f);
+    EVP_PKEY_free(pkey);
+    CHECK(accepted == 1 && refused == 58 && wrong_len == 10);
+}
+
 void test_key_import(void)
 {
     pgkms_import_params a, b;
@@ -334,6 +408,7 @@ void test_key_import(void)
     check_material_check();
     check_token_hash();
     check_cli_vector();
+    check_wycheproof();
     CHECK(mkdtemp(tmpdir) != NULL);
     snprintf(uri, sizeof(uri), "file:%s/root.key", tmpdir);
     CHECK(pgkms_root_open(NULL, uri, PGKMS_ROOT_CREATE, &root, &st) == PGKMS_OK);
