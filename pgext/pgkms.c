@@ -345,11 +345,12 @@ Datum pgkms_needs_rewrap(PG_FUNCTION_ARGS)
     PG_RETURN_BOOL(env.key_version != current);
 }
 
-/* SQL: kms.create_key(tenant text, alias text, description text) returns uuid */
+/* SQL: kms.create_key(tenant text, alias text, description text, origin text) returns uuid */
 PG_FUNCTION_INFO_V1(pgkms_create_key);
 Datum pgkms_create_key(PG_FUNCTION_ARGS)
 {
-    const char *tenant, *alias = key_arg(fcinfo, 1), *description = key_arg(fcinfo, 2);
+    const char *tenant, *alias = key_arg(fcinfo, 1), *description = key_arg(fcinfo, 2),
+                        *origin = key_arg(fcinfo, 3);
     pg_uuid_t *id = palloc(sizeof(pg_uuid_t));
     pgkms_status st;
 
@@ -360,7 +361,19 @@ Datum pgkms_create_key(PG_FUNCTION_ARGS)
     if (pgkms_tenant_validate(tenant, &st) != PGKMS_OK ||
         (alias != NULL && pgkms_alias_validate(alias, &st) != PGKMS_OK))
         pgkms_ereport_status(&st);
-    pgkms_cache_create_key(tenant, alias, description, false, id->data);
+    if (origin == NULL || strcmp(origin, "pgkms") == 0) {
+        pgkms_cache_create_key(tenant, alias, description, false, id->data);
+    } else if (strcmp(origin, "external") == 0) {
+        char kid[PGKMS_UUID_STR_LEN + 1];
+
+        /* Material comes later: kms.get_parameters_for_import(), kms.import_key_material(). */
+        pgkms_keys_insert_external(tenant, alias, description, id->data);
+        pgkms_uuid_format(id->data, kid);
+        pgkms_audit_ok("create_key", tenant, kid, -1, "origin external, PendingImport");
+    } else {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("origin must be 'pgkms' or 'external', not \"%s\"", origin)));
+    }
     PG_RETURN_UUID_P(id);
 }
 

@@ -92,8 +92,15 @@ static void xact_cb(XactEvent event, void *arg)
 
 static Oid kms_keys_relid(void)
 {
-    if (keys_relid == InvalidOid)
+    if (keys_relid == InvalidOid) {
         keys_relid = get_relname_relid("_keys", get_namespace_oid("kms", false));
+        /* A library update installed, but the database's objects not updated yet. */
+        if (keys_relid == InvalidOid)
+            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                            errmsg("the pgkms objects of this database are older than the "
+                                   "installed pgkms library"),
+                            errhint("Run ALTER EXTENSION pgkms UPDATE.")));
+    }
     return keys_relid;
 }
 

@@ -67,6 +67,9 @@ void pgkms_spi_as_caller(pgkms_spi_owner *o);
 void pgkms_keys_load(const char *tenant, pgkms_keyring *out, TimestampTz *expiry);
 const char *pgkms_keys_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
 bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description);
+/* A key for imported material (origin external, PendingImport, no versions yet). */
+void pgkms_keys_insert_external(const char *tenant, const char *alias, const char *description,
+                                uint8_t key_id[PGKMS_UUID_LEN]);
 /* Locks a key's row for a state or version change; false if there is no such key. */
 bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state,
                      char **origin);

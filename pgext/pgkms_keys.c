@@ -281,6 +281,30 @@ bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description)
     return inserted;
 }
 
+void pgkms_keys_insert_external(const char *tenant, const char *alias, const char *description,
+                                uint8_t key_id[PGKMS_UUID_LEN])
+{
+    pgkms_spi_owner o;
+    Oid types[3] = {TEXTOID, TEXTOID, TEXTOID};
+    Datum values[3] = {CStringGetTextDatum(tenant), alias ? CStringGetTextDatum(alias) : (Datum)0,
+                       description ? CStringGetTextDatum(description) : (Datum)0};
+    char nulls[3] = {' ', alias ? ' ' : 'n', description ? ' ' : 'n'};
+    bool isnull;
+
+    pgkms_spi_as_owner(&o);
+    if (SPI_execute_with_args("INSERT INTO kms._keys (key_id, tenant, alias, description, state,"
+                              " origin) VALUES (pg_catalog.gen_random_uuid(), $1, $2, $3,"
+                              " 'PendingImport', 'external') RETURNING key_id",
+                              3, types, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
+        SPI_processed != 1)
+        elog(ERROR, "could not store a tenant key");
+    memcpy(key_id,
+           DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))
+               ->data,
+           PGKMS_UUID_LEN);
+    pgkms_spi_as_caller(&o);
+}
+
 bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state,
                      char **origin)
 {

@@ -427,3 +427,57 @@ BEGIN
             format('tenant "%s" may not describe key %s', acting, key));
     END IF;
 END $$;
+
+-- BYOK: importing tenant-held key material (docs/byok.md) -----------------------------------
+-- create_key gains origin: 'external' keys start in PendingImport, without material.
+DROP FUNCTION kms.create_key(text, text, text);
+CREATE FUNCTION kms.create_key(tenant text, alias text DEFAULT NULL, description text DEFAULT NULL,
+                               origin text DEFAULT 'pgkms')
+    RETURNS uuid
+    AS 'MODULE_PATHNAME', 'pgkms_create_key' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION kms.create_key(text, text, text, text) FROM PUBLIC;
+
+-- One outstanding set of import parameters per key: the RSA-3072 private key sealed under the
+-- root (docs/format.md §4) and the SHA-256 of its import token. Transient: not dumped.
+CREATE TABLE kms._import_params (
+    key_id     uuid PRIMARY KEY REFERENCES kms._keys ON DELETE CASCADE,
+    token_hash bytea NOT NULL CHECK (length(token_hash) = 32),
+    sealed     bytea NOT NULL,
+    expires    timestamptz NOT NULL
+);
+REVOKE ALL ON kms._import_params FROM PUBLIC;
+
+CREATE FUNCTION kms.get_parameters_for_import(key uuid)
+    RETURNS TABLE (public_key text, import_token bytea, valid_until timestamptz)
+    AS 'MODULE_PATHNAME', 'pgkms_get_parameters_for_import'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION kms.import_key_material(key uuid, import_token bytea, encrypted_material bytea,
+                                        valid_to timestamptz DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'pgkms_import_key_material' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Deletes the imported material now: the key goes back to PendingImport, and its values are
+-- unreadable until the same material is imported again.
+CREATE FUNCTION kms.delete_imported_key_material(key uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k record;
+    op constant text := 'delete_imported_key_material';
+BEGIN
+    SELECT tenant, state, origin INTO k FROM kms._keys WHERE key_id = key FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM kms._refuse(op, NULL, key, '42704', format('key %s does not exist', key));
+    END IF;
+    IF k.origin <> 'external' THEN
+        PERFORM kms._refuse(op, k.tenant, key, '55000',
+            format('key %s was not imported (origin %s)', key, k.origin));
+    END IF;
+    IF k.state NOT IN ('Enabled', 'Disabled', 'PendingImport') THEN
+        PERFORM kms._refuse(op, k.tenant, key, '55000', format('key %s is in state %s', key, k.state));
+    END IF;
+    DELETE FROM kms._key_versions v WHERE v.key_id = key;
+    UPDATE kms._keys SET state = 'PendingImport', valid_to = NULL WHERE key_id = key;
+    PERFORM kms._audit(op, k.tenant, key, NULL, 'ok');
+END $$;
+REVOKE ALL ON FUNCTION kms.get_parameters_for_import(uuid),
+    kms.import_key_material(uuid, bytea, bytea, timestamptz),
+    kms.delete_imported_key_material(uuid) FROM PUBLIC;
