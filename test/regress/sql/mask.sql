@@ -69,6 +69,24 @@ GRANT USAGE ON SCHEMA kms TO mask_user;
 SET ROLE mask_user;
 SELECT kms.mask_email('alice.wang@example.com'), kms.mask_replace('x', 'y');
 RESET ROLE;
+-- The example of docs/masking.md: support staff see encrypted columns masked, through a view.
+SET kms.tenant = 'acme';
+CREATE TABLE mask_customers (id int, name kms.encrypted, phone kms.encrypted);
+INSERT INTO mask_customers VALUES (1, kms.encrypt('张三丰'), kms.encrypt('13812345678')),
+                                  (2, kms.encrypt('John Smith'), kms.encrypt('+1 (555) 123-4567'));
+CREATE VIEW mask_customers_support AS
+  SELECT id, kms.mask_name(kms.decrypt(name)) AS name, kms.mask_phone(kms.decrypt(phone)) AS phone
+    FROM mask_customers;
+GRANT SELECT ON mask_customers_support TO mask_user;
+RESET kms.tenant;
+SET ROLE mask_user;
+SET kms.tenant = 'acme';
+SELECT * FROM mask_customers_support ORDER BY id;
+SELECT sqlstate_of($$SELECT kms.decrypt(name) FROM mask_customers$$);
+RESET ROLE;
+RESET kms.tenant;
+DROP VIEW mask_customers_support;
+DROP TABLE mask_customers;
 DROP OWNED BY mask_user;
 DROP ROLE mask_user;
 -- SQL_ASCII holds bytes that are not UTF-8: such values are masked entirely.
