@@ -481,3 +481,25 @@ END $$;
 REVOKE ALL ON FUNCTION kms.get_parameters_for_import(uuid),
     kms.import_key_material(uuid, bytea, bytea, timestamptz),
     kms.delete_imported_key_material(uuid) FROM PUBLIC;
+-- Masking (docs/masking.md)
+-- Pure functions of their arguments: immutable, strict (NULL in, NULL out), parallel safe,
+-- and executable by PUBLIC like every function by default.
+CREATE FUNCTION kms.mask_name(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_mask_name' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.mask_phone(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_mask_phone' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.mask_email(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_mask_email' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.mask_id_card(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_mask_id_card' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.mask_bank_card(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_mask_bank_card' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.mask_address(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_mask_address' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.mask(value text, keep_first integer, keep_last integer,
+                         mask_char text DEFAULT '*') RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_mask' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.mask_truncate(value text, n integer) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_mask_truncate' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION kms.mask_replace(value text, replacement text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_mask_replace' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

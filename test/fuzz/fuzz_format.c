@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for every decoder of untrusted bytes in common/: the value format (and
- * opening it), base64 text form, UUIDs and keyring JSON. The first byte picks the decoder.
+ * opening it), base64 text form, UUIDs, keyring JSON and the masking rules. The first byte
+ * picks the decoder.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "pgkms/codec.h"
 #include "pgkms/envelope.h"
 #include "pgkms/keyring_file.h"
+#include "pgkms/mask.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,6 +42,76 @@ static void fuzz_value(const uint8_t *data, size_t size)
     free(pt);
 }
 
+/* True unless every byte is '*'. */
+static int not_all_stars(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '*')
+            return 1;
+    }
+    return 0;
+}
+
+/* UTF-8 per RFC 3629, checked independently of common/mask.c. */
+static int utf8_ok(const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+
+    while (p < end) {
+        size_t n = *p < 0x80                  ? 1
+                   : *p >= 0xC2 && *p <= 0xDF ? 2
+                   : *p >= 0xE0 && *p <= 0xEF ? 3
+                   : *p >= 0xF0 && *p <= 0xF4 ? 4
+                                              : 0;
+
+        if (n == 0 || (size_t)(end - p) < n)
+            return 0;
+        for (size_t i = 1; i < n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+        }
+        if (n > 2 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) ||
+                      (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90)))
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+/*
+ * Every rule writes within the documented size (an exact-size buffer, so ASan sees any byte
+ * more), writes UTF-8, and masks input that is not UTF-8 entirely.
+ */
+static void fuzz_mask(const uint8_t *data, size_t size)
+{
+    static size_t (*const rules[])(const char *, size_t, char *) = {
+        pgkms_mask_rule_name,    pgkms_mask_rule_phone,     pgkms_mask_rule_email,
+        pgkms_mask_rule_id_card, pgkms_mask_rule_bank_card, pgkms_mask_rule_address};
+    char *in = malloc(size ? size : 1), *out = malloc(size ? size * 3 : 1);
+    size_t out_len;
+    int valid = utf8_ok(data, size);
+
+    memcpy(in, data, size);
+    for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
+        char *exact = malloc(size ? size : 1);
+
+        out_len = rules[r](in, size, exact);
+        if (out_len > size || !utf8_ok((const uint8_t *)exact, out_len) ||
+            (!valid && not_all_stars(exact, out_len)))
+            abort();
+        free(exact);
+    }
+    if (pgkms_mask_rule_keep(in, size, size % 5, size % 3, "\xe2\x97\x8f", 3, out, &out_len,
+                             NULL) != PGKMS_OK ||
+        out_len > size * 3 || !utf8_ok((const uint8_t *)out, out_len))
+        abort();
+    if (pgkms_mask_rule_truncate(in, size, size % 7, out, &out_len, NULL) != PGKMS_OK ||
+        out_len > size || !utf8_ok((const uint8_t *)out, out_len))
+        abort();
+    free(in);
+    free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text;
@@ -52,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text = malloc(size);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0:
         fuzz_value(data + 1, size - 1);
         break;
@@ -72,6 +144,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
         if (pgkms_keyring_parse(text, size - 1, &kr, NULL) == PGKMS_OK)
             pgkms_keyring_free(&kr);
+        break;
+    case 4:
+        fuzz_mask(data + 1, size - 1);
         break;
     }
     free(text);

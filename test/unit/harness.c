@@ -55,7 +55,7 @@ static const struct {
     void (*fn)(void);
 } groups[] = {
     {"aead_kat", test_aead_kat}, {"format", test_format},         {"codec", test_codec},
-    {"keys", test_keys},         {"key_import", test_key_import},
+    {"keys", test_keys},         {"key_import", test_key_import}, {"mask", test_mask},
 };
 
 int main(int argc, char **argv)

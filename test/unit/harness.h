@@ -41,5 +41,6 @@ void test_format(void);
 void test_codec(void);
 void test_keys(void);
 void test_key_import(void);
+void test_mask(void);
 
 #endif
