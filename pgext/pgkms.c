@@ -377,15 +377,6 @@ Datum pgkms_create_key(PG_FUNCTION_ARGS)
     PG_RETURN_UUID_P(id);
 }
 
-/* Records a refused key operation and raises it. */
-static void refuse(const char *op, const char *tenant, int sqlstate, const char *msg)
-    pg_attribute_noreturn();
-static void refuse(const char *op, const char *tenant, int sqlstate, const char *msg)
-{
-    pgkms_audit_refusal(op, tenant, NULL, -1, psprintf("%s: %s", unpack_sql_state(sqlstate), msg));
-    ereport(ERROR, (errcode(sqlstate), errmsg("%s", msg)));
-}
-
 /* SQL: kms.rotate_key(key uuid) returns integer */
 PG_FUNCTION_INFO_V1(pgkms_rotate_key);
 Datum pgkms_rotate_key(PG_FUNCTION_ARGS)
@@ -397,19 +388,19 @@ Datum pgkms_rotate_key(PG_FUNCTION_ARGS)
     id = PG_GETARG_UUID_P(0); /* STRICT */
     pgkms_uuid_format(id->data, kid);
     if (!pgkms_keys_lock(kid, &tenant, &current, &state, &origin))
-        refuse("rotate_key", NULL, ERRCODE_UNDEFINED_OBJECT,
-               psprintf("key %s does not exist", kid));
+        pgkms_refuse("rotate_key", NULL, kid, ERRCODE_UNDEFINED_OBJECT,
+                     psprintf("key %s does not exist", kid));
     if (strcmp(origin, "external") == 0)
-        refuse("rotate_key", tenant, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-               psprintf("key %s holds imported material and cannot be rotated; create a new "
-                        "key and import new material into it",
-                        kid));
+        pgkms_refuse("rotate_key", tenant, kid, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                     psprintf("key %s holds imported material and cannot be rotated; create a new "
+                              "key and import new material into it",
+                              kid));
     if (strcmp(state, "Enabled") != 0)
-        refuse("rotate_key", tenant, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-               psprintf("key %s is in state %s; only enabled keys rotate", kid, state));
+        pgkms_refuse("rotate_key", tenant, kid, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                     psprintf("key %s is in state %s; only enabled keys rotate", kid, state));
     if (current >= 0x7FFFFFFF)
-        refuse("rotate_key", tenant, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-               psprintf("key %s has no version numbers left", kid));
+        pgkms_refuse("rotate_key", tenant, kid, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                     psprintf("key %s has no version numbers left", kid));
     pgkms_cache_rotate_key(tenant, id->data, current + 1);
     PG_RETURN_INT32((int32)(current + 1));
 }

@@ -251,6 +251,14 @@ void pgkms_audit_refusal(const char *op, const char *tenant, const uint8_t *ref,
     keep_and_log(op, tenant, kid, version, "denied", detail);
 }
 
+void pgkms_refuse(const char *op, const char *tenant, const char *key_id, int sqlstate,
+                  const char *message)
+{
+    keep_and_log(op, tenant, key_id, -1, "denied",
+                 psprintf("%s: %s", unpack_sql_state(sqlstate), message));
+    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message)));
+}
+
 void pgkms_audit_ok(const char *op, const char *tenant, const char *key_id, int64 version,
                     const char *detail)
 {

@@ -22,15 +22,6 @@
 
 #define IMPORT_TOKEN_HOURS 24
 
-static void refuse(const char *op, const char *tenant, const char *kid, int sqlstate,
-                   const char *msg) pg_attribute_noreturn();
-static void refuse(const char *op, const char *tenant, const char *kid, int sqlstate,
-                   const char *msg)
-{
-    pgkms_audit_refusal(op, tenant, NULL, -1, psprintf("%s: %s", unpack_sql_state(sqlstate), msg));
-    ereport(ERROR, (errcode(sqlstate), errmsg("%s", msg)));
-}
-
 static pgkms_root *open_root(void)
 {
     bool is_default;
@@ -60,13 +51,15 @@ static void lock_external(const char *op, const char *kid, char **tenant, uint32
     char *origin;
 
     if (!pgkms_keys_lock(kid, tenant, current, state, &origin))
-        refuse(op, NULL, kid, ERRCODE_UNDEFINED_OBJECT, psprintf("key %s does not exist", kid));
+        pgkms_refuse(op, NULL, kid, ERRCODE_UNDEFINED_OBJECT,
+                     psprintf("key %s does not exist", kid));
     if (strcmp(origin, "external") != 0)
-        refuse(op, *tenant, kid, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-               psprintf("key %s was not created for imported material (origin %s)", kid, origin));
+        pgkms_refuse(
+            op, *tenant, kid, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            psprintf("key %s was not created for imported material (origin %s)", kid, origin));
     if (strcmp(*state, "PendingDeletion") == 0 || strcmp(*state, "Destroyed") == 0)
-        refuse(op, *tenant, kid, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-               psprintf("key %s is in state %s", kid, *state));
+        pgkms_refuse(op, *tenant, kid, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                     psprintf("key %s is in state %s", kid, *state));
 }
 
 /* SQL: kms.get_parameters_for_import(key uuid) returns (public_key, import_token, valid_until) */
@@ -240,15 +233,16 @@ Datum pgkms_import_key_material(PG_FUNCTION_ARGS)
     pgkms_uuid_format(id->data, kid);
     lock_external(op, kid, &tenant, &current, &state);
     if (!PG_ARGISNULL(3) && PG_GETARG_TIMESTAMPTZ(3) <= GetCurrentTransactionStartTimestamp())
-        refuse(op, tenant, kid, ERRCODE_INVALID_PARAMETER_VALUE, "valid_to must be in the future");
+        pgkms_refuse(op, tenant, kid, ERRCODE_INVALID_PARAMETER_VALUE,
+                     "valid_to must be in the future");
     if (pgkms_import_token_hash(pgkms_libctx(), (const uint8_t *)VARDATA_ANY(token),
                                 VARSIZE_ANY_EXHDR(token), hash, &st) != PGKMS_OK ||
         (sealed = find_params(id, hash, &expired)) == NULL)
-        refuse(op, tenant, kid, ERRCODE_INVALID_PARAMETER_VALUE,
-               psprintf("this import token is not valid for key %s", kid));
+        pgkms_refuse(op, tenant, kid, ERRCODE_INVALID_PARAMETER_VALUE,
+                     psprintf("this import token is not valid for key %s", kid));
     if (expired)
-        refuse(op, tenant, kid, ERRCODE_INVALID_PARAMETER_VALUE,
-               psprintf("the import token of key %s has expired; get new parameters", kid));
+        pgkms_refuse(op, tenant, kid, ERRCODE_INVALID_PARAMETER_VALUE,
+                     psprintf("the import token of key %s has expired; get new parameters", kid));
 
     material = pgkms_secure_alloc(PGKMS_IMPORT_MATERIAL_LEN);
     if (material == NULL)
@@ -267,18 +261,14 @@ Datum pgkms_import_key_material(PG_FUNCTION_ARGS)
         rc = pgkms_tenant_key_wrap(root, tenant, id->data, current, material, &v, &st);
     pgkms_secure_free(material, PGKMS_IMPORT_MATERIAL_LEN);
     pgkms_root_close(root);
-    if (rc != PGKMS_OK) {
-        pgkms_audit_refusal(
-            op, tenant, NULL, -1,
-            psprintf("%s: %s", unpack_sql_state(pgkms_sqlstate(st.code)), st.detail));
-        pgkms_ereport_status(&st);
-    }
+    if (rc != PGKMS_OK)
+        pgkms_refuse(op, tenant, kid, pgkms_sqlstate(st.code), st.detail);
     /* The same key must always mean the same material: values under it depend on that. */
     if (had_material && pgkms_memcmp_ct(before, check, sizeof(check)) != 0) {
         free(v.wrapped);
         free(v.keyring);
-        refuse(op, tenant, kid, ERRCODE_INVALID_PARAMETER_VALUE,
-               psprintf("this is not the material imported into key %s before", kid));
+        pgkms_refuse(op, tenant, kid, ERRCODE_INVALID_PARAMETER_VALUE,
+                     psprintf("this is not the material imported into key %s before", kid));
     }
     if (v.wrapped != NULL) {
         /* PendingImport: the material becomes the key's current version again. */

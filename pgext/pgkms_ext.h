@@ -108,6 +108,9 @@ void pgkms_audit_init(void);
 /* An administrative operation that succeeded, written in the current transaction. */
 void pgkms_audit_ok(const char *op, const char *tenant, const char *key_id, int64 version,
                     const char *detail);
+/* Records a refused operation on key_id (text, or NULL) and raises it with sqlstate. */
+void pgkms_refuse(const char *op, const char *tenant, const char *key_id, int sqlstate,
+                  const char *message) pg_attribute_noreturn();
 /* A refusal: kept even if the transaction rolls back. ref/version may be NULL/-1. */
 void pgkms_audit_refusal(const char *op, const char *tenant, const uint8_t *ref, int64 version,
                          const char *detail);
