@@ -13,6 +13,7 @@
 #include "access/xact.h"
 
 #include "pgkms/codec.h"
+#include "pgkms/mask.h"
 #include "pgkms_ext.h"
 
 PG_MODULE_MAGIC;
@@ -85,7 +86,7 @@ void _PG_init(void)
 /* The tenant to act as: argument argno if given, else kms.tenant; the role must be allowed. */
 static const char *acting_tenant(FunctionCallInfo fcinfo, int argno)
 {
-    if (argno >= 0 && PG_NARGS() > argno && !PG_ARGISNULL(argno)) {
+    if (argno >= 0 && fcinfo != NULL && PG_NARGS() > argno && !PG_ARGISNULL(argno)) {
         const char *tenant = text_to_cstring(PG_GETARG_TEXT_PP(argno));
         pgkms_status st;
 
@@ -126,22 +127,19 @@ static const char *key_arg(FunctionCallInfo fcinfo, int argno)
     return NULL;
 }
 
-static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len)
+bytea *pgkms_seal(const char *acting, const char *key, const char *ctx, size_t ctx_len,
+                  const char *data, size_t len)
 {
     pgkms_tenant_entry *e;
-    const char *tenant, *acting, *key, *owner;
+    const char *tenant = acting, *owner;
     uint8_t ref[PGKMS_KEY_REF_LEN];
-    const char *ctx;
-    size_t ctx_len, out_len = len + PGKMS_OVERHEAD;
+    size_t out_len = len + PGKMS_OVERHEAD;
     bytea *out;
 
     if (len > MaxAllocSize - VARHDRSZ - PGKMS_OVERHEAD)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("value of %zu bytes is too large to encrypt", len)));
     pgkms_cache_flush_if_stale();
-    tenant = acting = acting_tenant(fcinfo, 1);
-    key = key_arg(fcinfo, 3);
-    context_arg(fcinfo, 2, &ctx, &ctx_len);
     /* Another tenant's key, named by its id, encrypts only under a grant. */
     if (key != NULL && (owner = pgkms_cache_key_owner(key, ref)) != NULL &&
         strcmp(owner, tenant) != 0) {
@@ -156,7 +154,22 @@ static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len
                          (const unsigned char *)data, len) <= 0)
         pgkms_ereport_ossl_audited("encryption failed", "encrypt", acting, NULL, -1);
     SET_VARSIZE(out, VARHDRSZ + out_len);
-    PG_RETURN_BYTEA_P(out);
+    return out;
+}
+
+static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len)
+{
+    const char *ctx;
+    size_t ctx_len;
+
+    context_arg(fcinfo, 2, &ctx, &ctx_len);
+    PG_RETURN_BYTEA_P(
+        pgkms_seal(acting_tenant(fcinfo, 1), key_arg(fcinfo, 3), ctx, ctx_len, data, len));
+}
+
+const char *pgkms_session_tenant(void)
+{
+    return acting_tenant(NULL, -1);
 }
 
 /* SQL: kms.encrypt(plaintext text|bytea, tenant text, context text, key text) returns kms.encrypted
@@ -222,8 +235,12 @@ static bytea *open_value(pgkms_tenant_entry *e, const uint8_t *data, size_t len,
     return out;
 }
 
-/* Decrypts argument 0 into a new varlena; checks the acting tenant owns the value. */
-static bytea *decrypt_value(FunctionCallInfo fcinfo)
+/*
+ * Decrypts argument 0 (context: argument ctx_argno) into a new varlena; checks the acting
+ * tenant owns the value or holds a grant. With masked == NULL (kms.decrypt), a role that sees
+ * this tenant's data only masked is refused; otherwise *masked tells the caller to mask.
+ */
+static bytea *decrypt_value(FunctionCallInfo fcinfo, int ctx_argno, bool *masked)
 {
     bytea *v = PG_GETARG_BYTEA_PP(0);
     const uint8_t *data = (const uint8_t *)VARDATA_ANY(v);
@@ -232,12 +249,34 @@ static bytea *decrypt_value(FunctionCallInfo fcinfo)
     pgkms_tenant_entry *e;
     const char *ctx, *acting;
     size_t ctx_len;
+    bool may_reveal;
 
     e = owner_of(data, len, &env);
-    context_arg(fcinfo, 1, &ctx, &ctx_len);
+    context_arg(fcinfo, ctx_argno, &ctx, &ctx_len);
     acting = acting_tenant(fcinfo, -1);
     authorize(e, &env, acting, PGKMS_OP_DECRYPT, ctx, ctx_len);
+    may_reveal = pgkms_acl_may_reveal(acting);
+    if (masked != NULL) {
+        *masked = !may_reveal;
+    } else if (!may_reveal) {
+        pgkms_audit_refusal("decrypt", acting, env.key_ref, env.key_version,
+                            "42501: role sees this tenant's data only masked");
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("role \"%s\" sees the data of tenant \"%s\" only masked",
+                               GetUserNameFromId(GetUserId(), false), acting),
+                        errhint("Use kms.reveal(value, mask); an administrator can allow "
+                                "plaintext with kms.grant_reveal().")));
+    }
     return open_value(e, data, len, &env, ctx, ctx_len, "decrypt", acting);
+}
+
+static void require_text(const bytea *out)
+{
+    /* Bytes encrypted from bytea need not be text in this database's encoding. */
+    if (!pg_verify_mbstr(GetDatabaseEncoding(), VARDATA(out), VARSIZE(out) - VARHDRSZ, true))
+        ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+                        errmsg("decrypted value is not valid %s text", GetDatabaseEncodingName()),
+                        errhint("Use kms.decrypt_bytea() for binary values.")));
 }
 
 /* SQL: kms.decrypt(value kms.encrypted, context text) returns text */
@@ -248,12 +287,8 @@ Datum pgkms_decrypt(PG_FUNCTION_ARGS)
 
     if (PG_ARGISNULL(0))
         PG_RETURN_NULL();
-    out = decrypt_value(fcinfo);
-    /* Bytes encrypted from bytea need not be text in this database's encoding. */
-    if (!pg_verify_mbstr(GetDatabaseEncoding(), VARDATA(out), VARSIZE(out) - VARHDRSZ, true))
-        ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-                        errmsg("decrypted value is not valid %s text", GetDatabaseEncodingName()),
-                        errhint("Use kms.decrypt_bytea() for binary values.")));
+    out = decrypt_value(fcinfo, 1, NULL);
+    require_text(out);
     PG_RETURN_TEXT_P(out);
 }
 
@@ -263,7 +298,62 @@ Datum pgkms_decrypt_bytea(PG_FUNCTION_ARGS)
 {
     if (PG_ARGISNULL(0))
         PG_RETURN_NULL();
-    PG_RETURN_BYTEA_P(decrypt_value(fcinfo));
+    PG_RETURN_BYTEA_P(decrypt_value(fcinfo, 1, NULL));
+}
+
+/* Masking rules by name, for kms.reveal and the transparent column types. */
+static const struct {
+    const char *name;
+    size_t (*rule)(const char *in, size_t len, char *out);
+} mask_rules[] = {
+    {"name", pgkms_mask_rule_name},
+    {"phone", pgkms_mask_rule_phone},
+    {"email", pgkms_mask_rule_email},
+    {"id_card", pgkms_mask_rule_id_card},
+    {"bank_card", pgkms_mask_rule_bank_card},
+    {"address", pgkms_mask_rule_address},
+    {"full", NULL},
+};
+
+/* SQL: kms.reveal(value kms.encrypted, mask text, context text) returns text */
+PG_FUNCTION_INFO_V1(pgkms_reveal);
+Datum pgkms_reveal(PG_FUNCTION_ARGS)
+{
+    const char *mask = PG_ARGISNULL(1) ? "full" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+    size_t r, n = sizeof(mask_rules) / sizeof(mask_rules[0]), len, out_len;
+    bytea *pt;
+    text *out;
+    bool masked;
+
+    /* The rule is checked first, so that errors do not depend on who calls. */
+    for (r = 0; r < n && strcmp(mask_rules[r].name, mask) != 0; r++)
+        ;
+    if (r == n)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown mask \"%s\"", mask),
+                 errhint("Masks: name, phone, email, id_card, bank_card, address, full.")));
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    pt = decrypt_value(fcinfo, 2, &masked);
+    require_text(pt);
+    if (!masked)
+        PG_RETURN_TEXT_P(pt);
+    len = VARSIZE(pt) - VARHDRSZ;
+    out = palloc(VARHDRSZ + len);
+    if (mask_rules[r].rule != NULL) {
+        out_len = mask_rules[r].rule(VARDATA(pt), len, VARDATA(out));
+    } else {
+        pgkms_status st;
+
+        if (pgkms_mask_rule_keep(VARDATA(pt), len, 0, 0, "*", 1, VARDATA(out), &out_len, &st) !=
+            PGKMS_OK) {
+            explicit_bzero(VARDATA(pt), len);
+            pgkms_ereport_status(&st);
+        }
+    }
+    explicit_bzero(VARDATA(pt), len);
+    SET_VARSIZE(out, VARHDRSZ + out_len);
+    PG_RETURN_TEXT_P(out);
 }
 
 /*

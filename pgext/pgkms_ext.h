@@ -33,6 +33,13 @@ typedef struct pgkms_tenant_entry {
     char *enc_ctx, *dec_ctx; /* malloc'ed copies */
 } pgkms_tenant_entry;
 
+/* pgkms.c */
+/* Encrypts (data, len) as tenant acting, under key (alias or id; NULL: default key). */
+bytea *pgkms_seal(const char *acting, const char *key, const char *ctx, size_t ctx_len,
+                  const char *data, size_t len);
+/* kms.tenant, checked against the current role (errors if unset or not allowed). */
+const char *pgkms_session_tenant(void);
+
 /* pgkms_cache.c */
 /* The tenant's keys with `key` (alias or id; NULL: the default key) selected to encrypt. */
 pgkms_tenant_entry *pgkms_cache_tenant(const char *tenant, const char *key, bool create_default);
@@ -121,8 +128,12 @@ bool pgkms_acl_allows(const char *tenant); /* for the current user */
 bool pgkms_acl_role_allows(Oid role, const char *tenant);
 void pgkms_acl_check(const char *tenant); /* 42501 (audited) unless allowed */
 void pgkms_acl_role_check(Oid role, const char *tenant);
-/* pgkms_keys.c: the tenants in kms.role_tenants for role_name (malloc'ed array of strings). */
-char **pgkms_keys_role_tenants(const char *role_name, int *n);
+/* Whether the current role sees tenant's data in plaintext (else only masked: kms.reveal). */
+bool pgkms_acl_may_reveal(const char *tenant);
+/* pgkms_keys.c: the tenants of role_name in kms.<table> (role_tenants or reveal_grants), as a
+ * malloc'ed array of malloc'ed strings; and whether role_name is in kms.masked_roles. */
+char **pgkms_keys_role_tenants(const char *table, const char *role_name, int *n);
+bool pgkms_keys_role_masked(const char *role_name);
 
 /* pgkms_ossl.c: the provider in a private library context. */
 OSSL_LIB_CTX *pgkms_libctx(void);

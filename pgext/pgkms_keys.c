@@ -395,19 +395,20 @@ int pgkms_keys_grants(const uint8_t ref[PGKMS_KEY_REF_LEN], const char *grantee,
     return n;
 }
 
-char **pgkms_keys_role_tenants(const char *role_name, int *n)
+char **pgkms_keys_role_tenants(const char *table, const char *role_name, int *n)
 {
     pgkms_spi_owner o;
     Oid types[1] = {NAMEOID};
-    Datum values[1] = {CStringGetDatum(role_name)};
+    Datum values[1];
     char **out = NULL;
 
     values[0] = DirectFunctionCall1(namein, CStringGetDatum(role_name));
     pgkms_spi_as_owner(&o);
-    if (SPI_execute_with_args("SELECT tenant FROM kms.role_tenants "
-                              "WHERE role_name OPERATOR(pg_catalog.=) $1",
+    if (SPI_execute_with_args(psprintf("SELECT tenant FROM kms.%s "
+                                       "WHERE role_name OPERATOR(pg_catalog.=) $1",
+                                       quote_identifier(table)),
                               1, types, values, NULL, false, 0) != SPI_OK_SELECT)
-        elog(ERROR, "could not read kms.role_tenants");
+        elog(ERROR, "could not read kms.%s", table);
     *n = (int)SPI_processed;
     if (*n > 0 && (out = calloc((size_t)*n, sizeof(char *))) == NULL)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -415,6 +416,24 @@ char **pgkms_keys_role_tenants(const char *role_name, int *n)
         out[i] = dup_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
     pgkms_spi_as_caller(&o);
     return out;
+}
+
+bool pgkms_keys_role_masked(const char *role_name)
+{
+    pgkms_spi_owner o;
+    Oid types[1] = {NAMEOID};
+    Datum values[1];
+    bool masked;
+
+    values[0] = DirectFunctionCall1(namein, CStringGetDatum(role_name));
+    pgkms_spi_as_owner(&o);
+    if (SPI_execute_with_args("SELECT 1 FROM kms.masked_roles "
+                              "WHERE role_name OPERATOR(pg_catalog.=) $1",
+                              1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+        elog(ERROR, "could not read kms.masked_roles");
+    masked = SPI_processed == 1;
+    pgkms_spi_as_caller(&o);
+    return masked;
 }
 
 char *pgkms_root_uri(bool *is_default)

@@ -503,3 +503,132 @@ CREATE FUNCTION kms.mask_truncate(value text, n integer) RETURNS text
     AS 'MODULE_PATHNAME', 'pgkms_mask_truncate' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION kms.mask_replace(value text, replacement text) RETURNS text
     AS 'MODULE_PATHNAME', 'pgkms_mask_replace' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Masked roles and kms.reveal (docs/masking.md, "Masked roles") --------------------------------
+-- A role in kms.masked_roles sees every tenant's data only masked: kms.reveal() masks it,
+-- kms.decrypt() refuses it; kms.reveal_grants lists the tenants such a role still sees in
+-- plaintext. Other roles are not affected. Kept by role name, dumped, effective at commit.
+CREATE TABLE kms.masked_roles (
+    role_name name PRIMARY KEY
+);
+CREATE TABLE kms.reveal_grants (
+    role_name name NOT NULL,
+    tenant    text NOT NULL CHECK (tenant ~ '^[A-Za-z0-9_.@:-]{1,128}$'),
+    PRIMARY KEY (role_name, tenant)
+);
+SELECT pg_catalog.pg_extension_config_dump('kms.masked_roles', '');
+SELECT pg_catalog.pg_extension_config_dump('kms.reveal_grants', '');
+REVOKE ALL ON kms.masked_roles, kms.reveal_grants FROM PUBLIC;
+CREATE TRIGGER masked_roles_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON kms.masked_roles FOR EACH STATEMENT EXECUTE FUNCTION kms._keys_changed();
+CREATE TRIGGER reveal_grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON kms.reveal_grants FOR EACH STATEMENT EXECUTE FUNCTION kms._keys_changed();
+
+CREATE FUNCTION kms._role_exists(op text, role name) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF to_regrole(quote_ident(role)) IS NULL THEN
+        PERFORM kms._refuse(op, NULL, NULL, '42704', format('role "%s" does not exist', role));
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION kms._role_exists(text, name) FROM PUBLIC;
+
+CREATE FUNCTION kms.mask_role(role name) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM kms._role_exists('mask_role', role);
+    INSERT INTO kms.masked_roles VALUES (role) ON CONFLICT DO NOTHING;
+    PERFORM kms._audit('mask_role', NULL, NULL, NULL, 'ok', format('role %s', role));
+END $$;
+CREATE FUNCTION kms.unmask_role(role name) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM kms.masked_roles m WHERE m.role_name = role;
+    PERFORM kms._audit('unmask_role', NULL, NULL, NULL, 'ok', format('role %s', role));
+END $$;
+CREATE FUNCTION kms.grant_reveal(role name, tenant text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM kms._role_exists('grant_reveal', role);
+    INSERT INTO kms.reveal_grants VALUES (role, tenant) ON CONFLICT DO NOTHING;
+    PERFORM kms._audit('grant_reveal', tenant, NULL, NULL, 'ok', format('role %s', role));
+END $$;
+CREATE FUNCTION kms.revoke_reveal(role name, tenant text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM kms.reveal_grants r WHERE r.role_name = role AND r.tenant = revoke_reveal.tenant;
+    PERFORM kms._audit('revoke_reveal', tenant, NULL, NULL, 'ok', format('role %s', role));
+END $$;
+REVOKE ALL ON FUNCTION kms.mask_role(name), kms.unmask_role(name), kms.grant_reveal(name, text),
+    kms.revoke_reveal(name, text) FROM PUBLIC;
+
+-- The plaintext for roles that may see this tenant's data, the masked form (rule `mask`:
+-- name, phone, email, id_card, bank_card, address or full) for masked roles.
+CREATE FUNCTION kms.reveal(value kms.encrypted, mask text DEFAULT 'full', context text DEFAULT NULL)
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_reveal' LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+-- Transparent encrypted columns (docs/transparent-columns.md) ---------------------------------
+-- One type per masking rule: kms.enc_text (masked entirely), kms.enc_name, kms.enc_phone,
+-- kms.enc_email, kms.enc_id_card, kms.enc_bank_card, kms.enc_address. Plaintext input is
+-- encrypted under kms.tenant; ciphertext input is stored unchanged; output is ciphertext;
+-- col::text reveals (or masks, for masked roles).
+DO $do$
+DECLARE
+    rule text;
+BEGIN
+    FOREACH rule IN ARRAY ARRAY['text', 'name', 'phone', 'email', 'id_card', 'bank_card', 'address']
+    LOOP
+        EXECUTE format($sql$
+            CREATE TYPE kms.enc_%1$s;
+            CREATE FUNCTION kms.enc_%1$s_in(cstring, oid, integer) RETURNS kms.enc_%1$s
+                AS 'MODULE_PATHNAME', 'pgkms_column_in' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE FUNCTION kms.enc_%1$s_out(kms.enc_%1$s) RETURNS cstring
+                AS 'MODULE_PATHNAME', 'pgkms_encrypted_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+            CREATE FUNCTION kms.enc_%1$s_recv(internal, oid, integer) RETURNS kms.enc_%1$s
+                AS 'MODULE_PATHNAME', 'pgkms_column_recv' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE FUNCTION kms.enc_%1$s_send(kms.enc_%1$s) RETURNS bytea
+                AS 'MODULE_PATHNAME', 'pgkms_encrypted_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+            CREATE TYPE kms.enc_%1$s (
+                INPUT = kms.enc_%1$s_in, OUTPUT = kms.enc_%1$s_out,
+                RECEIVE = kms.enc_%1$s_recv, SEND = kms.enc_%1$s_send,
+                INTERNALLENGTH = VARIABLE, STORAGE = external);
+            COMMENT ON TYPE kms.enc_%1$s IS
+                'pgkms transparent encrypted column (masking rule %2$s; docs/transparent-columns.md)';
+            CREATE CAST (kms.enc_%1$s AS kms.encrypted) WITHOUT FUNCTION AS IMPLICIT;
+            CREATE CAST (kms.encrypted AS kms.enc_%1$s) WITHOUT FUNCTION AS ASSIGNMENT;
+            CREATE FUNCTION kms.enc_%1$s_from_text(text) RETURNS kms.enc_%1$s
+                AS 'MODULE_PATHNAME', 'pgkms_column_from_text' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE CAST (text AS kms.enc_%1$s) WITH FUNCTION kms.enc_%1$s_from_text(text) AS ASSIGNMENT;
+            CREATE FUNCTION kms.enc_%1$s_to_text(kms.enc_%1$s) RETURNS text
+                LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED
+                AS $f$ SELECT kms.reveal($1::kms.encrypted, %3$L) $f$;
+            CREATE CAST (kms.enc_%1$s AS text) WITH FUNCTION kms.enc_%1$s_to_text(kms.enc_%1$s);
+        $sql$, rule, CASE rule WHEN 'text' THEN 'full' ELSE rule END,
+                  CASE rule WHEN 'text' THEN 'full' ELSE rule END);
+    END LOOP;
+END
+$do$;
+
+-- Creates a view of tbl whose kms.enc_* columns are cast to text, so each reader sees what its
+-- role may see (plaintext, or masked). Returns the view; the default name is <tbl>_plaintext.
+CREATE FUNCTION kms.create_plaintext_view(tbl regclass, view_name text DEFAULT NULL) RETURNS regclass
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cols text;
+    target text;
+    nsp text;
+BEGIN
+    SELECT n.nspname INTO nsp FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = tbl;
+    SELECT string_agg(CASE WHEN t.typnamespace = 'kms'::regnamespace AND t.typname LIKE 'enc\_%'
+                           THEN format('%1$I::text AS %1$I', a.attname)
+                           ELSE format('%I', a.attname) END, ', ' ORDER BY a.attnum)
+      INTO cols
+      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+    target := format('%I.%I', nsp,
+                     coalesce(view_name, (SELECT relname FROM pg_class WHERE oid = tbl) || '_plaintext'));
+    EXECUTE format('CREATE VIEW %s AS SELECT %s FROM %s', target, cols, tbl);
+    RETURN target::regclass;
+END $$;
