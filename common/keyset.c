@@ -46,6 +46,7 @@ void pgkms_keyset_cleanup(pgkms_keyset *ks)
     free(ks->slots);
     pgkms_keyring_free(&ks->keys);
     pgkms_root_close(ks->root);
+    pgkms_root_close(ks->previous);
     free(ks->tenant);
     memset(ks, 0, sizeof(*ks));
 }
@@ -78,6 +79,12 @@ pgkms_code pgkms_key_usable(const pgkms_key_record *rec, pgkms_status *st)
     pgkms_uuid_format(rec->key_id, kid);
     return pgkms_fail(st, PGKMS_E_KEY_STATE, "key %s of tenant \"%s\" is in state %s", kid,
                       rec->tenant, rec->state);
+}
+
+void pgkms_keyset_set_previous_root(pgkms_keyset *ks, pgkms_root *previous)
+{
+    pgkms_root_close(ks->previous);
+    ks->previous = previous;
 }
 
 static pgkms_unwrap_observer unwrap_observer;
@@ -128,11 +135,16 @@ pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, 
 
         if (fresh == NULL)
             return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a tenant key");
+        pgkms_root *root =
+            ks->previous != NULL && memcmp(v->root_id, ks->previous->id, PGKMS_ROOT_ID_LEN) == 0
+                ? ks->previous
+                : ks->root;
+
         rc = PGKMS_OK;
-        if (slot->valid && ks->root->ops->refresh != NULL)
-            rc = ks->root->ops->refresh(ks->root, st);
+        if (slot->valid && root->ops->refresh != NULL)
+            rc = root->ops->refresh(root, st);
         if (rc == PGKMS_OK)
-            rc = pgkms_tenant_key_unwrap(ks->root, rec, v, fresh, st);
+            rc = pgkms_tenant_key_unwrap(root, rec, v, fresh, st);
         if (unwrap_observer != NULL) {
             pgkms_status ok = {PGKMS_OK, ""};
 

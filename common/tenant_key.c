@@ -282,3 +282,19 @@ pgkms_code pgkms_key_record_copy(pgkms_key_record *dst, const pgkms_key_record *
     }
     return PGKMS_OK;
 }
+
+pgkms_code pgkms_tenant_key_rewrap(pgkms_root *from, pgkms_root *to, const pgkms_key_record *rec,
+                                   const pgkms_key_version *v, pgkms_key_version *out,
+                                   pgkms_status *st)
+{
+    uint8_t *tmk = pgkms_secure_alloc(PGKMS_TMK_LEN);
+    pgkms_code rc;
+
+    if (tmk == NULL)
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a tenant key");
+    rc = pgkms_tenant_key_unwrap(from, rec, v, tmk, st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_tenant_key_wrap(to, rec->tenant, rec->key_id, v->version, tmk, out, st);
+    pgkms_secure_free(tmk, PGKMS_TMK_LEN);
+    return rc;
+}

@@ -20,6 +20,7 @@ PG_MODULE_MAGIC;
 
 char *pgkms_guc_tenant = NULL;
 char *pgkms_guc_root_key = NULL;
+char *pgkms_guc_root_key_previous = NULL;
 int pgkms_guc_key_cache_ttl = 300;
 
 static bool check_tenant(char **newval, void **extra, GucSource source)
@@ -75,6 +76,12 @@ void _PG_init(void)
         "kms.root_key", "Root keyring that wraps tenant keys, as a URI (file:/path).",
         "Empty means the development default $PGDATA/pgkms_root.key, created on first use.",
         &pgkms_guc_root_key, "", PGC_SUSET, 0, NULL, assign_root, NULL);
+    DefineCustomStringVariable(
+        "kms.root_key_previous",
+        "During a root rotation, the old root keyring, which still unwraps the tenant key "
+        "versions that kms.rotate_root() has not moved yet.",
+        "Empty outside a rotation (docs/root-rotation.md).", &pgkms_guc_root_key_previous, "",
+        PGC_SUSET, 0, NULL, assign_root, NULL);
     DefineCustomIntVariable("kms.key_cache_ttl",
                             "Seconds an unwrapped tenant key is used before it must be "
                             "unwrapped again through the root.",

@@ -293,7 +293,7 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
     bool root_is_default;
     char *root = pgkms_root_uri(&root_is_default);
     int ttl = pgkms_guc_key_cache_ttl;
-    OSSL_PARAM params[6];
+    OSSL_PARAM params[7];
     EVP_PKEY_CTX *fromdata;
     TimestampTz expiry;
     int ok;
@@ -330,7 +330,10 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
     params[2] = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_KEY, kid, 0);
     params[3] = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_ROOT_KEY, root, 0);
     params[4] = OSSL_PARAM_construct_int(PGKMS_PARAM_CACHE_TTL, &ttl);
-    params[5] = OSSL_PARAM_construct_end();
+    params[5] = OSSL_PARAM_construct_utf8_string(
+        PGKMS_PARAM_ROOT_KEY_PREVIOUS,
+        pgkms_guc_root_key_previous ? pgkms_guc_root_key_previous : (char *)"", 0);
+    params[6] = OSSL_PARAM_construct_end();
     fromdata = EVP_PKEY_CTX_new_from_name(pgkms_libctx(), PGKMS_KEY_TYPE, NULL);
     ok = fromdata != NULL && EVP_PKEY_fromdata_init(fromdata) > 0 &&
          EVP_PKEY_fromdata(fromdata, &e->pkey, EVP_PKEY_KEYPAIR, params) > 0;

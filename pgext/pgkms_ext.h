@@ -15,6 +15,7 @@
 /* GUCs (pgkms.c). */
 extern char *pgkms_guc_tenant;
 extern char *pgkms_guc_root_key;
+extern char *pgkms_guc_root_key_previous;
 extern int pgkms_guc_key_cache_ttl;
 
 /* One tenant's keys as loaded into the provider, with contexts reused for every value. */

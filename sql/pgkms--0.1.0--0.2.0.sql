@@ -632,3 +632,10 @@ BEGIN
     EXECUTE format('CREATE VIEW %s AS SELECT %s FROM %s', target, cols, tbl);
     RETURN target::regclass;
 END $$;
+
+-- Root rotation (docs/root-rotation.md) ---------------------------------------------------------
+-- Moves every tenant key version wrapped under kms.root_key_previous to kms.root_key (the new
+-- root, named again here as a check); returns how many it moved. Data is not touched.
+CREATE FUNCTION kms.rotate_root(new_root_uri text DEFAULT NULL) RETURNS integer
+    AS 'MODULE_PATHNAME', 'pgkms_rotate_root' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION kms.rotate_root(text) FROM PUBLIC;

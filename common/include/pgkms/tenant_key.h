@@ -58,6 +58,11 @@ pgkms_code pgkms_tenant_key_wrap(pgkms_root *root, const char *tenant,
                                  const uint8_t *tmk, pgkms_key_version *out,
                                  pgkms_status *st) PGKMS_MUST_CHECK;
 
+/* Root rotation: version v of rec, unwrapped by from and wrapped again by to, into *out. */
+pgkms_code pgkms_tenant_key_rewrap(pgkms_root *from, pgkms_root *to, const pgkms_key_record *rec,
+                                   const pgkms_key_version *v, pgkms_key_version *out,
+                                   pgkms_status *st) PGKMS_MUST_CHECK;
+
 /* The 8-byte reference stored in values: the first 8 bytes of the key id. */
 void pgkms_key_ref_of(const uint8_t key_id[PGKMS_UUID_LEN], uint32_t version, pgkms_key_ref *out);
 const pgkms_key_version *pgkms_key_record_version(const pgkms_key_record *rec, uint32_t version);
