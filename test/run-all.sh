@@ -75,6 +75,8 @@ for v in $(sed -n 's/.* value=\([0-9a-f]*\).*/\1/p' test/vectors/format_vectors.
     i=$((i + 1))
 done
 { printf '\003'; cat test/vectors/format_keyring.json; } >"$corpus/keyring"
+printf '\004pkcs11:token=pgkms%%20root;object=root;id=%%01?module-path=/m.so&pin-source=env:P' \
+    >"$corpus/pkcs11-uri"
 run fuzz build/test/fuzz-format -max_total_time="${PGKMS_FUZZ_SECONDS:-30}" -rss_limit_mb=1024 \
     "$corpus"
 

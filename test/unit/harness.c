@@ -54,10 +54,8 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } groups[] = {
-    {"aead_kat", test_aead_kat},
-    {"format", test_format},
-    {"codec", test_codec},
-    {"keys", test_keys},
+    {"aead_kat", test_aead_kat}, {"format", test_format},         {"codec", test_codec},
+    {"keys", test_keys},         {"pkcs11_uri", test_pkcs11_uri},
 };
 
 int main(int argc, char **argv)

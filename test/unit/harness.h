@@ -40,5 +40,6 @@ void test_aead_kat(void);
 void test_format(void);
 void test_codec(void);
 void test_keys(void);
+void test_pkcs11_uri(void);
 
 #endif
