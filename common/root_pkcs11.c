@@ -36,12 +36,19 @@
 
 static const char ID_INFO[] = "pgkms pkcs11 root id v1";
 
+/*
+ * A loaded module. Every call into it holds rw for reading; initialising it again (after a
+ * fork, or to recover from a token that failed to load) holds it for writing, and bumps epoch
+ * so that no connection uses a session handle from before: handles are reused.
+ */
 typedef struct p11_module {
     char *path;
     CK_FUNCTION_LIST *fn;
-    unsigned gen; /* fork generation of our last C_Initialize */
-    int ready;    /* initialised in generation gen */
-    int owned;    /* our C_Initialize made it ready (not another user in the process) */
+    pthread_rwlock_t rw;
+    unsigned gen;   /* fork generation of our last C_Initialize */
+    unsigned epoch; /* bumped at every C_Initialize of ours */
+    int ready;      /* initialised in generation gen */
+    int owned;      /* our C_Initialize made it ready (not another user in the process) */
     struct p11_module *next;
 } p11_module;
 
@@ -55,13 +62,15 @@ typedef struct p11_conn {
     CK_OBJECT_HANDLE key;
     int login; /* the token requires a login */
     uint8_t id[PGKMS_ROOT_ID_LEN];
-    int open;     /* session and key handle are valid in generation gen */
-    unsigned gen; /* fork generation the session belongs to */
+    int open;       /* session and key handle were valid in (gen, epoch) */
+    unsigned gen;   /* fork generation the session belongs to */
+    unsigned epoch; /* module epoch the session belongs to */
     struct p11_conn *next;
 } p11_conn;
 
 /* Modules stay loaded for the life of the process: unloading one under another user of it (or
- * under a session being closed) is not worth the few pages it would return. */
+ * under a session being closed) is not worth the few pages it would return. registry_lock
+ * guards the two lists and the connections' reference counts. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static p11_module *modules;
 static p11_conn *conns;
@@ -164,6 +173,7 @@ static pgkms_code get_module(const char *path, p11_module **out, pgkms_status *s
                           "\"%s\" is not a PKCS#11 module (C_GetFunctionList: %s)", path,
                           get_list == NULL ? "missing" : rv_name(rv, buf));
     }
+    pthread_rwlock_init(&m->rw, NULL);
     m->next = modules;
     modules = m;
     *out = m;
@@ -171,32 +181,39 @@ static pgkms_code get_module(const char *path, p11_module **out, pgkms_status *s
 }
 
 /*
- * C_Initialize once per process. In a forked child the module's memory is a copy of the
- * parent's: it may still believe it is initialised (SoftHSM does, unless its configuration
- * sets library.reset_on_fork), and its sessions are the parent's. PKCS#11 wants the child to
- * start over, so a module we initialised is finalised and initialised again there.
+ * C_Initialize once per process, with m->rw held for writing. In a forked child the module's
+ * memory is a copy of the parent's: it may still believe it is initialised (SoftHSM does,
+ * unless its configuration sets library.reset_on_fork), and its sessions are the parent's.
+ * PKCS#11 wants the child to start over, so a module we initialised is finalised and
+ * initialised again there. `again` asks for that in the same process: SoftHSM's file store
+ * can read a token while another process rewrites it (each C_Login does), and then leaves the
+ * token out until it is initialised again.
  */
-static pgkms_code module_ready(p11_module *m, pgkms_status *st)
+static pgkms_code module_ready(p11_module *m, int again, pgkms_status *st)
 {
     CK_C_INITIALIZE_ARGS args;
     unsigned gen = pgkms_fork_generation();
     char buf[32];
     CK_RV rv;
 
-    if (m->ready && m->gen == gen)
+    if (m->ready && m->gen == gen && (!again || !m->owned))
         return PGKMS_OK;
     memset(&args, 0, sizeof(args));
     args.flags = CKF_OS_LOCKING_OK;
-    rv = m->fn->C_Initialize(&args);
-    if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && m->ready && m->owned) {
+    if (m->ready && m->owned && m->gen == gen) {
         (void)m->fn->C_Finalize(NULL);
         rv = m->fn->C_Initialize(&args);
-    } else if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        /* Another library of this process initialised it; it stays in charge of it. */
-        m->ready = 1;
-        m->owned = 0;
-        m->gen = gen;
-        return PGKMS_OK;
+    } else {
+        rv = m->fn->C_Initialize(&args);
+        if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && m->ready && m->owned) {
+            (void)m->fn->C_Finalize(NULL); /* the parent's state, copied into this child */
+            rv = m->fn->C_Initialize(&args);
+        } else if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+            /* Another library of this process initialised it; it stays in charge of it. */
+            m->owned = 0;
+            rv = CKR_OK;
+            goto done;
+        }
     }
     if (rv != CKR_OK) {
         m->ready = 0;
@@ -204,9 +221,11 @@ static pgkms_code module_ready(p11_module *m, pgkms_status *st)
                           "could not initialise PKCS#11 module \"%s\": %s", m->path,
                           rv_name(rv, buf));
     }
-    m->ready = 1;
     m->owned = 1;
+done:
+    m->ready = 1;
     m->gen = gen;
+    m->epoch++;
     return PGKMS_OK;
 }
 
@@ -371,7 +390,9 @@ static pgkms_code read_pin(const p11_conn *c, char *pin, size_t *len, pgkms_stat
     return PGKMS_OK;
 }
 
-static pgkms_code login(p11_conn *c, CK_SESSION_HANDLE s, pgkms_status *st)
+/* *permanent: the PIN or its source is wrong; trying again (on a real token: locking it) is
+ * no use. */
+static pgkms_code login(p11_conn *c, CK_SESSION_HANDLE s, int *permanent, pgkms_status *st)
 {
     char *pin = pgkms_secure_alloc(PIN_MAX + 2);
     char src[PGKMS_DETAIL_MAX / 2], buf[32];
@@ -379,6 +400,7 @@ static pgkms_code login(p11_conn *c, CK_SESSION_HANDLE s, pgkms_status *st)
     pgkms_code rc;
     CK_RV rv;
 
+    *permanent = 1;
     if (pin == NULL)
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for the PIN");
     rc = read_pin(c, pin, &len, st);
@@ -394,6 +416,7 @@ static pgkms_code login(p11_conn *c, CK_SESSION_HANDLE s, pgkms_status *st)
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE)
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "wrong PIN for token \"%s\" (PIN from %s)",
                           c->u.token, src);
+    *permanent = rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED;
     return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                       "could not log in to token \"%s\" (PIN from %s): %s", c->u.token, src,
                       rv_name(rv, buf));
@@ -414,7 +437,9 @@ static CK_RV find_objects(p11_conn *c, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, 
     return rv;
 }
 
-static pgkms_code find_key(p11_conn *c, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *key,
+/* *permanent: the token answered, and what it holds does not fit the URI. A key that seems
+ * missing is not permanent: SoftHSM can index a token while another process rewrites it. */
+static pgkms_code find_key(p11_conn *c, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *key, int *permanent,
                            pgkms_status *st)
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -432,6 +457,7 @@ static pgkms_code find_key(p11_conn *c, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *k
     nnames = nt;
     tmpl[nt++] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
     tmpl[nt++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &type, sizeof(type)};
+    *permanent = 0;
     rv = find_objects(c, s, tmpl, nt, found, &n);
     if (rv != CKR_OK)
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
@@ -441,6 +467,7 @@ static pgkms_code find_key(p11_conn *c, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *k
         *key = found[0];
         return PGKMS_OK;
     }
+    *permanent = 1;
     if (n > 1)
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
                           "several AES keys are labelled \"%s\"%s in token \"%s\": add "
@@ -451,6 +478,7 @@ static pgkms_code find_key(p11_conn *c, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *k
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                           "object \"%s\"%s in token \"%s\" is not an AES secret key", c->u.object,
                           with_id, c->u.token);
+    *permanent = 0;
     return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "token \"%s\" has no key labelled \"%s\"%s",
                       c->u.token, c->u.object, with_id);
 }
@@ -534,66 +562,113 @@ static pgkms_code compute_id(p11_conn *c, OSSL_LIB_CTX *libctx, pgkms_status *st
     return PGKMS_OK;
 }
 
-/* Forgets the session; closes it only if it belongs to this process (a child's copy of the
- * parent's handle may name a session the child opened since). Called with c->lock held. */
+/* The session is this process's and this module epoch's. Called with mod->rw held. */
+static int conn_valid(const p11_conn *c)
+{
+    return c->open && c->gen == pgkms_fork_generation() && c->epoch == c->mod->epoch;
+}
+
+/* Forgets the session, closing it if it is still ours: a child's copy of the parent's handle,
+ * or one from before the module was initialised again, may name a session opened since. */
 static void drop_session(p11_conn *c)
 {
-    if (c->open && c->gen == pgkms_fork_generation())
+    pthread_rwlock_rdlock(&c->mod->rw);
+    if (conn_valid(c))
         (void)c->mod->fn->C_CloseSession(c->session);
+    pthread_rwlock_unlock(&c->mod->rw);
     c->open = 0;
 }
 
-/* Module, token, session, login, key, root id. Called with c->lock held. */
-static pgkms_code connect_token(p11_conn *c, OSSL_LIB_CTX *libctx, pgkms_status *st)
+/* Token, session, login, key, root id, with mod->rw held for reading. *transient: another try
+ * (after initialising the module again) may succeed. */
+static pgkms_code connect_once(p11_conn *c, OSSL_LIB_CTX *libctx, int *transient, pgkms_status *st)
 {
     CK_SLOT_ID slot = 0;
     CK_TOKEN_INFO ti = {0};
     CK_SESSION_HANDLE s;
     char buf[32];
+    int permanent = 0;
     pgkms_code rc;
     CK_RV rv;
 
-    drop_session(c);
-    pthread_mutex_lock(&registry_lock);
-    rc = module_ready(c->mod, st);
-    pthread_mutex_unlock(&registry_lock);
-    if (rc == PGKMS_OK)
-        rc = find_slot(c, &slot, &ti, st);
-    if (rc != PGKMS_OK)
+    *transient = 0;
+    rc = find_slot(c, &slot, &ti, st);
+    if (rc != PGKMS_OK) {
+        *transient = rc == PGKMS_E_ROOT_UNAVAILABLE; /* not: two tokens with that label */
         return rc;
+    }
     rv = c->mod->fn->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s);
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
+        *transient = 1;
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                           "could not open a session with token \"%s\": %s", c->u.token,
                           rv_name(rv, buf));
+    }
     c->login = (ti.flags & CKF_LOGIN_REQUIRED) != 0;
-    rc = c->login ? login(c, s, st) : PGKMS_OK;
+    rc = c->login ? login(c, s, &permanent, st) : PGKMS_OK;
     if (rc == PGKMS_OK)
-        rc = find_key(c, s, &c->key, st);
+        rc = find_key(c, s, &c->key, &permanent, st);
     if (rc == PGKMS_OK)
         rc = check_key(c, s, c->key, st);
+    else
+        *transient = !permanent;
     c->session = s;
-    if (rc == PGKMS_OK)
-        rc = compute_id(c, libctx, st);
+    if (rc == PGKMS_OK && (rc = compute_id(c, libctx, st)) != PGKMS_OK)
+        *transient = 1;
     if (rc != PGKMS_OK) {
         (void)c->mod->fn->C_CloseSession(s);
         return rc;
     }
     c->open = 1;
     c->gen = pgkms_fork_generation();
+    c->epoch = c->mod->epoch;
     return PGKMS_OK;
 }
 
-/* A usable session in this process: a new one after a fork or a lost token. */
-static pgkms_code ensure_open(p11_conn *c, OSSL_LIB_CTX *libctx, pgkms_status *st)
+#define CONNECT_TRIES 8
+
+/* A new session, trying again while failures may be transient: the module initialised anew,
+ * 10, 20, 40 then 100 ms apart, about half a second in all. Called with c->lock held, mod->rw
+ * not held. */
+static pgkms_code connect_token(p11_conn *c, OSSL_LIB_CTX *libctx, pgkms_status *st)
 {
-    if (c->open && c->gen == pgkms_fork_generation())
-        return PGKMS_OK;
-    c->open = 0; /* a parent's session: not ours to close */
-    return connect_token(c, libctx, st);
+    p11_module *m = c->mod;
+    pgkms_code rc = PGKMS_OK;
+    int transient = 0;
+
+    drop_session(c);
+    for (int attempt = 0; attempt < CONNECT_TRIES; attempt++) {
+        if (attempt > 0)
+            usleep((useconds_t)(attempt < 4 ? 10000 << (attempt - 1) : 100000) +
+                   (useconds_t)(getpid() % 5000));
+        pthread_rwlock_wrlock(&m->rw);
+        rc = module_ready(m, attempt > 0, st);
+        pthread_rwlock_unlock(&m->rw);
+        if (rc != PGKMS_OK)
+            return rc;
+        pthread_rwlock_rdlock(&m->rw);
+        rc = connect_once(c, libctx, &transient, st);
+        pthread_rwlock_unlock(&m->rw);
+        if (rc == PGKMS_OK || !transient)
+            break;
+    }
+    return rc;
 }
 
-/* Whether the session is still logged in and the key still there (e.g. after an outage). */
+/* A usable session in this process: a new one after a fork, a new module epoch or a lost
+ * token. Called with c->lock held, mod->rw not held. */
+static pgkms_code ensure_open(p11_conn *c, OSSL_LIB_CTX *libctx, pgkms_status *st)
+{
+    int valid;
+
+    pthread_rwlock_rdlock(&c->mod->rw);
+    valid = conn_valid(c);
+    pthread_rwlock_unlock(&c->mod->rw);
+    return valid ? PGKMS_OK : connect_token(c, libctx, st);
+}
+
+/* Whether the session is still logged in and the key still there (e.g. after an outage).
+ * Called with mod->rw held. */
 static int session_healthy(p11_conn *c)
 {
     CK_SESSION_INFO si;
@@ -613,13 +688,60 @@ static void sync_id(pgkms_root *root, const p11_conn *c)
     memcpy(root->id, c->id, PGKMS_ROOT_ID_LEN);
 }
 
+/*
+ * One GCM operation through c's session, with c->lock held: a session found gone is replaced
+ * once. *rv is the token's answer; *healthy, after a failure, whether the session was sound.
+ * For an unwrap (check_id), the key the URI names must still be the one root->id describes.
+ */
+static pgkms_code run_gcm(pgkms_root *root, p11_conn *c, int encrypt, const uint8_t *iv,
+                          const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
+                          uint8_t *out, CK_ULONG *out_len, CK_RV *rv, int *healthy,
+                          pgkms_status *st)
+{
+    CK_ULONG cap = *out_len;
+    int replaced = 0;
+    pgkms_code rc = PGKMS_OK;
+
+    *rv = CKR_OK;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int valid;
+
+        rc = ensure_open(c, root->libctx, st);
+        if (rc != PGKMS_OK)
+            return rc;
+        if (!encrypt && memcmp(c->id, root->id, PGKMS_ROOT_ID_LEN) != 0) {
+            sync_id(root, c);
+            return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
+                              "key \"%s\" in token \"%s\" is no longer the key this root was "
+                              "opened with",
+                              c->u.object, c->u.token);
+        }
+        pthread_rwlock_rdlock(&c->mod->rw);
+        valid = conn_valid(c); /* the module may have been initialised again meanwhile */
+        if (valid) {
+            *out_len = cap;
+            *rv = gcm(c, encrypt, iv, aad, aad_len, in, in_len, out, out_len);
+            *healthy = *rv == CKR_OK || session_healthy(c);
+        }
+        pthread_rwlock_unlock(&c->mod->rw);
+        if (valid && (*rv == CKR_OK || !session_lost(*rv) || replaced))
+            return PGKMS_OK;
+        if (valid) {
+            replaced = 1; /* the token went away: one new session, then give up */
+            drop_session(c);
+        }
+    }
+    return rc;
+}
+
 static pgkms_code p11_wrap(pgkms_root *root, const uint8_t *aad, size_t aad_len, const uint8_t *key,
                            size_t key_len, uint8_t *out, size_t *out_len, pgkms_status *st)
 {
     p11_conn *c = root->state;
-    CK_ULONG len = 0;
+    CK_ULONG len = key_len + TAG_LEN;
     char buf[32];
-    pgkms_code rc = PGKMS_OK;
+    int healthy = 1;
+    pgkms_code rc;
     CK_RV rv = CKR_OK;
 
     if (key_len + WRAP_OVERHEAD > PGKMS_WRAPPED_MAX)
@@ -628,17 +750,9 @@ static pgkms_code p11_wrap(pgkms_root *root, const uint8_t *aad, size_t aad_len,
     if (RAND_bytes_ex(root->libctx, out + 1, IV_LEN, 0) <= 0)
         return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
     pthread_mutex_lock(&c->lock);
-    ERR_set_mark();
-    for (int attempt = 0; attempt < 2; attempt++) {
-        rc = ensure_open(c, root->libctx, st);
-        if (rc != PGKMS_OK)
-            break;
-        len = key_len + TAG_LEN;
-        rv = gcm(c, 1, out + 1, aad, aad_len, key, key_len, out + 1 + IV_LEN, &len);
-        if (rv == CKR_OK || !session_lost(rv))
-            break;
-        drop_session(c); /* the token went away: one new session, then give up */
-    }
+    ERR_set_mark(); /* SoftHSM leaves OpenSSL errors behind (a missing rdrand engine) */
+    rc = run_gcm(root, c, 1, out + 1, aad, aad_len, key, key_len, out + 1 + IV_LEN, &len, &rv,
+                 &healthy, st);
     if (rc == PGKMS_OK && rv != CKR_OK) {
         drop_session(c); /* also ends an operation a failed call may have left active */
         rc = pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
@@ -664,10 +778,11 @@ static pgkms_code p11_unwrap(pgkms_root *root, const uint8_t *aad, size_t aad_le
     p11_conn *c = root->state;
     /* SoftHSM wants room for the whole input (ciphertext and tag) before it checks the tag. */
     size_t cap = key_len + TAG_LEN;
+    CK_ULONG len = cap;
     uint8_t *plain;
-    CK_ULONG len = 0;
     char buf[32];
-    pgkms_code rc = PGKMS_OK;
+    int healthy = 1;
+    pgkms_code rc;
     CK_RV rv = CKR_OK;
 
     if (in_len != key_len + WRAP_OVERHEAD || in[0] != WRAP_VERSION)
@@ -677,31 +792,15 @@ static pgkms_code p11_unwrap(pgkms_root *root, const uint8_t *aad, size_t aad_le
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a tenant key");
     pthread_mutex_lock(&c->lock);
     ERR_set_mark();
-    for (int attempt = 0; attempt < 2; attempt++) {
-        rc = ensure_open(c, root->libctx, st);
-        if (rc != PGKMS_OK)
-            break;
-        if (memcmp(c->id, root->id, PGKMS_ROOT_ID_LEN) != 0) {
-            sync_id(root, c);
-            rc = pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
-                            "key \"%s\" in token \"%s\" is no longer the key this root was "
-                            "opened with",
-                            c->u.object, c->u.token);
-            break;
-        }
-        len = cap;
-        rv = gcm(c, 0, in + 1, aad, aad_len, in + 1 + IV_LEN, key_len + TAG_LEN, plain, &len);
-        if (rv == CKR_OK || !session_lost(rv))
-            break;
-        drop_session(c);
-    }
+    rc = run_gcm(root, c, 0, in + 1, aad, aad_len, in + 1 + IV_LEN, key_len + TAG_LEN, plain, &len,
+                 &rv, &healthy, st);
     if (rc == PGKMS_OK && rv != CKR_OK) {
         /*
          * A tag mismatch is CKR_ENCRYPTED_DATA_INVALID, but SoftHSM 2.6 answers
          * CKR_GENERAL_ERROR: with the session still sound, that is taken as a mismatch too.
          */
         int mismatch = rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
-                       (rv == CKR_GENERAL_ERROR && session_healthy(c));
+                       (rv == CKR_GENERAL_ERROR && healthy);
 
         if (!mismatch)
             drop_session(c);
@@ -727,11 +826,15 @@ static pgkms_code p11_unwrap(pgkms_root *root, const uint8_t *aad, size_t aad_le
 static pgkms_code p11_refresh(pgkms_root *root, pgkms_status *st)
 {
     p11_conn *c = root->state;
-    pgkms_code rc = PGKMS_OK;
+    int stale;
+    pgkms_code rc;
 
     pthread_mutex_lock(&c->lock);
     ERR_set_mark();
-    if (c->open && c->gen == pgkms_fork_generation() && !session_healthy(c))
+    pthread_rwlock_rdlock(&c->mod->rw);
+    stale = conn_valid(c) && !session_healthy(c);
+    pthread_rwlock_unlock(&c->mod->rw);
+    if (stale)
         drop_session(c);
     rc = ensure_open(c, root->libctx, st);
     if (rc == PGKMS_OK)
