@@ -75,6 +75,23 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static p11_module *modules;
 static p11_conn *conns;
 
+/* When the code is unloaded (the OpenSSL CLI unloads its providers at exit), the registry is
+ * forgotten: the modules stay loaded and initialised, which is all a process about to end needs,
+ * and finalising them here could run after their own destructors. */
+__attribute__((destructor)) static void forget_modules(void)
+{
+    if (conns != NULL)
+        return; /* roots still open: leave everything as it is */
+    while (modules != NULL) {
+        p11_module *m = modules;
+
+        modules = m->next;
+        pthread_rwlock_destroy(&m->rw);
+        free(m->path);
+        free(m);
+    }
+}
+
 static const char *rv_name(CK_RV rv, char buf[32])
 {
     static const struct {
