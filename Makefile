@@ -56,7 +56,8 @@ clean:
 	$(MAKE) -C pgext clean PG_CONFIG=$(PG_CONFIG)
 
 format:
-	clang-format -i common/*.c common/include/pgkms/*.h provider/*.c provider/*.h pgext/*.c pgext/*.h test/unit/*.[ch] test/fuzz/*.c
+	clang-format -i common/*.c common/include/pgkms/*.h provider/*.c provider/*.h pgext/*.c pgext/*.h test/unit/*.[ch] test/fuzz/*.c \
+	    test/peers/*.c
 
 deps:
 	scripts/setup-deps.sh
