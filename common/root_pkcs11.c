@@ -625,10 +625,10 @@ static pgkms_code connect_once(p11_conn *c, OSSL_LIB_CTX *libctx, int *transient
     rc = c->login ? login(c, s, &permanent, st) : PGKMS_OK;
     if (rc == PGKMS_OK)
         rc = find_key(c, s, &c->key, &permanent, st);
-    if (rc == PGKMS_OK)
-        rc = check_key(c, s, c->key, st);
+    if (rc != PGKMS_OK)
+        *transient = !permanent; /* login or search; an unfit key (check_key) is permanent */
     else
-        *transient = !permanent;
+        rc = check_key(c, s, c->key, st);
     c->session = s;
     if (rc == PGKMS_OK && (rc = compute_id(c, libctx, st)) != PGKMS_OK)
         *transient = 1;
