@@ -2,12 +2,12 @@
 /*
  * PKCS#11 root: a sensitive, non-extractable AES-256 key in a token, named by an RFC 7512 URI.
  * Tenant keys are wrapped inside the token with CKM_AES_GCM (C_Encrypt/C_Decrypt, an IV we
- * draw, the tenant key's metadata as AAD), so the root key never leaves it. The module is
- * loaded with dlopen at first use and initialised again in a forked child. A process keeps one
- * session per URI, shared by every root opened with that URI and serialised by a lock; the PIN
- * is read from its source each time the session logs in, and wiped right after.
+ * draw, the tenant key's metadata as AAD), so the root key never leaves it. Modules are loaded
+ * and initialised by pkcs11_module.c. A process keeps one session per URI, shared by every
+ * root opened with that URI and serialised by a lock, and opens a new one after a fork, a
+ * module re-initialisation or a token outage; the PIN is read from its source each time the
+ * session logs in, and wiped right after.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,11 +18,11 @@
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
-#include <p11-kit/pkcs11.h>
 
 #include "pgkms/envelope.h"
 #include "pgkms/format.h"
 #include "pgkms/kdf.h"
+#include "pgkms/pkcs11_module.h"
 #include "pgkms/pkcs11_uri.h"
 #include "pgkms/root.h"
 #include "pgkms/secmem.h"
@@ -36,28 +36,12 @@
 
 static const char ID_INFO[] = "pgkms pkcs11 root id v1";
 
-/*
- * A loaded module. Every call into it holds rw for reading; initialising it again (after a
- * fork, or to recover from a token that failed to load) holds it for writing, and bumps epoch
- * so that no connection uses a session handle from before: handles are reused.
- */
-typedef struct p11_module {
-    char *path;
-    CK_FUNCTION_LIST *fn;
-    pthread_rwlock_t rw;
-    unsigned gen;   /* fork generation of our last C_Initialize */
-    unsigned epoch; /* bumped at every C_Initialize of ours */
-    int ready;      /* initialised in generation gen */
-    int owned;      /* our C_Initialize made it ready (not another user in the process) */
-    struct p11_module *next;
-} p11_module;
-
 typedef struct p11_conn {
     char *uri; /* roots opened with the same URI share the connection */
     int refs;
     pthread_mutex_t lock; /* serialises the session: one operation at a time */
     pgkms_pkcs11_uri u;
-    p11_module *mod;
+    pgkms_p11_module *mod;
     CK_SESSION_HANDLE session;
     CK_OBJECT_HANDLE key;
     int login; /* the token requires a login */
@@ -68,183 +52,9 @@ typedef struct p11_conn {
     struct p11_conn *next;
 } p11_conn;
 
-/* Modules stay loaded for the life of the process: unloading one under another user of it (or
- * under a session being closed) is not worth the few pages it would return. registry_lock
- * guards the two lists and the connections' reference counts. */
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static p11_module *modules;
+/* The connections of this process, and their reference counts. */
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
 static p11_conn *conns;
-
-/* When the code is unloaded (the OpenSSL CLI unloads its providers at exit), the registry is
- * forgotten: the modules stay loaded and initialised, which is all a process about to end needs,
- * and finalising them here could run after their own destructors. */
-__attribute__((destructor)) static void forget_modules(void)
-{
-    if (conns != NULL)
-        return; /* roots still open: leave everything as it is */
-    while (modules != NULL) {
-        p11_module *m = modules;
-
-        modules = m->next;
-        pthread_rwlock_destroy(&m->rw);
-        free(m->path);
-        free(m);
-    }
-}
-
-static const char *rv_name(CK_RV rv, char buf[32])
-{
-    static const struct {
-        CK_RV rv;
-        const char *name;
-    } names[] = {
-        {CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR"},
-        {CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED"},
-        {CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD"},
-        {CKR_ATTRIBUTE_SENSITIVE, "CKR_ATTRIBUTE_SENSITIVE"},
-        {CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR"},
-        {CKR_DEVICE_MEMORY, "CKR_DEVICE_MEMORY"},
-        {CKR_DEVICE_REMOVED, "CKR_DEVICE_REMOVED"},
-        {CKR_ENCRYPTED_DATA_INVALID, "CKR_ENCRYPTED_DATA_INVALID"},
-        {CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID"},
-        {CKR_KEY_FUNCTION_NOT_PERMITTED, "CKR_KEY_FUNCTION_NOT_PERMITTED"},
-        {CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"},
-        {CKR_MECHANISM_PARAM_INVALID, "CKR_MECHANISM_PARAM_INVALID"},
-        {CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID"},
-        {CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE"},
-        {CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"},
-        {CKR_PIN_LEN_RANGE, "CKR_PIN_LEN_RANGE"},
-        {CKR_PIN_EXPIRED, "CKR_PIN_EXPIRED"},
-        {CKR_PIN_LOCKED, "CKR_PIN_LOCKED"},
-        {CKR_SESSION_CLOSED, "CKR_SESSION_CLOSED"},
-        {CKR_SESSION_COUNT, "CKR_SESSION_COUNT"},
-        {CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID"},
-        {CKR_TOKEN_NOT_PRESENT, "CKR_TOKEN_NOT_PRESENT"},
-        {CKR_TOKEN_NOT_RECOGNIZED, "CKR_TOKEN_NOT_RECOGNIZED"},
-        {CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"},
-        {CKR_USER_PIN_NOT_INITIALIZED, "CKR_USER_PIN_NOT_INITIALIZED"},
-        {CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"},
-        {CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED"},
-    };
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (names[i].rv == rv)
-            return names[i].name;
-    snprintf(buf, 32, "CKR 0x%lx", (unsigned long)rv);
-    return buf;
-}
-
-/* Errors after which a new session may succeed: the token went away or was reset. */
-static int session_lost(CK_RV rv)
-{
-    switch (rv) {
-    case CKR_SESSION_HANDLE_INVALID:
-    case CKR_SESSION_CLOSED:
-    case CKR_DEVICE_REMOVED:
-    case CKR_DEVICE_ERROR:
-    case CKR_TOKEN_NOT_PRESENT:
-    case CKR_TOKEN_NOT_RECOGNIZED:
-    case CKR_KEY_HANDLE_INVALID:
-    case CKR_OBJECT_HANDLE_INVALID:
-    case CKR_USER_NOT_LOGGED_IN:
-    case CKR_CRYPTOKI_NOT_INITIALIZED:
-        return 1;
-    }
-    return 0;
-}
-
-/* Loads the module at path once per process. Called with registry_lock held. */
-static pgkms_code get_module(const char *path, p11_module **out, pgkms_status *st)
-{
-    CK_C_GetFunctionList get_list;
-    p11_module *m;
-    void *dl;
-    char buf[32];
-    CK_RV rv;
-
-    for (m = modules; m != NULL; m = m->next)
-        if (strcmp(m->path, path) == 0) {
-            *out = m;
-            return PGKMS_OK;
-        }
-    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL) {
-        const char *why = dlerror();
-
-        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "could not load PKCS#11 module \"%s\": %s",
-                          path, why != NULL ? why : "unknown error");
-    }
-    get_list = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
-    m = calloc(1, sizeof(*m));
-    if (m == NULL || (m->path = strdup(path)) == NULL) {
-        free(m);
-        dlclose(dl);
-        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
-    }
-    rv = get_list != NULL ? get_list(&m->fn) : CKR_FUNCTION_FAILED;
-    if (rv != CKR_OK || m->fn == NULL) {
-        free(m->path);
-        free(m);
-        dlclose(dl);
-        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
-                          "\"%s\" is not a PKCS#11 module (C_GetFunctionList: %s)", path,
-                          get_list == NULL ? "missing" : rv_name(rv, buf));
-    }
-    pthread_rwlock_init(&m->rw, NULL);
-    m->next = modules;
-    modules = m;
-    *out = m;
-    return PGKMS_OK;
-}
-
-/*
- * C_Initialize once per process, with m->rw held for writing. In a forked child the module's
- * memory is a copy of the parent's: it may still believe it is initialised (SoftHSM does,
- * unless its configuration sets library.reset_on_fork), and its sessions are the parent's.
- * PKCS#11 wants the child to start over, so a module we initialised is finalised and
- * initialised again there. `again` asks for that in the same process: SoftHSM's file store
- * can read a token while another process rewrites it (each C_Login does), and then leaves the
- * token out until it is initialised again.
- */
-static pgkms_code module_ready(p11_module *m, int again, pgkms_status *st)
-{
-    CK_C_INITIALIZE_ARGS args;
-    unsigned gen = pgkms_fork_generation();
-    char buf[32];
-    CK_RV rv;
-
-    if (m->ready && m->gen == gen && (!again || !m->owned))
-        return PGKMS_OK;
-    memset(&args, 0, sizeof(args));
-    args.flags = CKF_OS_LOCKING_OK;
-    if (m->ready && m->owned && m->gen == gen) {
-        (void)m->fn->C_Finalize(NULL);
-        rv = m->fn->C_Initialize(&args);
-    } else {
-        rv = m->fn->C_Initialize(&args);
-        if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && m->ready && m->owned) {
-            (void)m->fn->C_Finalize(NULL); /* the parent's state, copied into this child */
-            rv = m->fn->C_Initialize(&args);
-        } else if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-            /* Another library of this process initialised it; it stays in charge of it. */
-            m->owned = 0;
-            rv = CKR_OK;
-            goto done;
-        }
-    }
-    if (rv != CKR_OK) {
-        m->ready = 0;
-        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
-                          "could not initialise PKCS#11 module \"%s\": %s", m->path,
-                          rv_name(rv, buf));
-    }
-    m->owned = 1;
-done:
-    m->ready = 1;
-    m->gen = gen;
-    m->epoch++;
-    return PGKMS_OK;
-}
 
 /* Token info fields are blank-padded, not NUL-terminated. */
 static int field_is(const CK_UTF8CHAR *field, size_t flen, const char *want)
@@ -298,7 +108,7 @@ static pgkms_code find_slot(p11_conn *c, CK_SLOT_ID *slot, CK_TOKEN_INFO *info, 
         free(slots);
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                           "could not list the tokens of PKCS#11 module \"%s\": %s",
-                          c->u.module_path, rv_name(rv, buf));
+                          c->u.module_path, pgkms_p11_rv_name(rv, buf));
     }
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO ti;
@@ -436,7 +246,7 @@ static pgkms_code login(p11_conn *c, CK_SESSION_HANDLE s, int *permanent, pgkms_
     *permanent = rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED;
     return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                       "could not log in to token \"%s\" (PIN from %s): %s", c->u.token, src,
-                      rv_name(rv, buf));
+                      pgkms_p11_rv_name(rv, buf));
 }
 
 /* Searches the session's token; *n is how many of at most two objects matched. */
@@ -479,7 +289,7 @@ static pgkms_code find_key(p11_conn *c, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *k
     if (rv != CKR_OK)
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                           "could not search token \"%s\" for key \"%s\": %s", c->u.token,
-                          c->u.object, rv_name(rv, buf));
+                          c->u.object, pgkms_p11_rv_name(rv, buf));
     if (n == 1) {
         *key = found[0];
         return PGKMS_OK;
@@ -571,7 +381,7 @@ static pgkms_code compute_id(p11_conn *c, OSSL_LIB_CTX *libctx, pgkms_status *st
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                           "key \"%s\" in token \"%s\" does not encrypt with CKM_AES_GCM: %s",
                           c->u.object, c->u.token,
-                          rv != CKR_OK ? rv_name(rv, buf) : "unexpected output length");
+                          rv != CKR_OK ? pgkms_p11_rv_name(rv, buf) : "unexpected output length");
     if (pgkms_hmac_sha256(libctx, tag, sizeof(tag), (const uint8_t *)ID_INFO, sizeof(ID_INFO) - 1,
                           mac, st) != PGKMS_OK)
         return PGKMS_E_INTERNAL;
@@ -619,7 +429,7 @@ static pgkms_code connect_once(p11_conn *c, OSSL_LIB_CTX *libctx, int *transient
         *transient = 1;
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                           "could not open a session with token \"%s\": %s", c->u.token,
-                          rv_name(rv, buf));
+                          pgkms_p11_rv_name(rv, buf));
     }
     c->login = (ti.flags & CKF_LOGIN_REQUIRED) != 0;
     rc = c->login ? login(c, s, &permanent, st) : PGKMS_OK;
@@ -649,7 +459,7 @@ static pgkms_code connect_once(p11_conn *c, OSSL_LIB_CTX *libctx, int *transient
  * not held. */
 static pgkms_code connect_token(p11_conn *c, OSSL_LIB_CTX *libctx, pgkms_status *st)
 {
-    p11_module *m = c->mod;
+    pgkms_p11_module *m = c->mod;
     pgkms_code rc = PGKMS_OK;
     int transient = 0;
 
@@ -659,7 +469,7 @@ static pgkms_code connect_token(p11_conn *c, OSSL_LIB_CTX *libctx, pgkms_status 
             usleep((useconds_t)(attempt < 4 ? 10000 << (attempt - 1) : 100000) +
                    (useconds_t)(getpid() % 5000));
         pthread_rwlock_wrlock(&m->rw);
-        rc = module_ready(m, attempt > 0, st);
+        rc = pgkms_p11_module_ready(m, attempt > 0, st);
         pthread_rwlock_unlock(&m->rw);
         if (rc != PGKMS_OK)
             return rc;
@@ -741,7 +551,7 @@ static pgkms_code run_gcm(pgkms_root *root, p11_conn *c, int encrypt, const uint
             *healthy = *rv == CKR_OK || session_healthy(c);
         }
         pthread_rwlock_unlock(&c->mod->rw);
-        if (valid && (*rv == CKR_OK || !session_lost(*rv) || replaced))
+        if (valid && (*rv == CKR_OK || !pgkms_p11_session_lost(*rv) || replaced))
             return PGKMS_OK;
         if (valid) {
             replaced = 1; /* the token went away: one new session, then give up */
@@ -774,7 +584,7 @@ static pgkms_code p11_wrap(pgkms_root *root, const uint8_t *aad, size_t aad_len,
         drop_session(c); /* also ends an operation a failed call may have left active */
         rc = pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                         "token \"%s\" could not wrap a key with \"%s\": %s", c->u.token,
-                        c->u.object, rv_name(rv, buf));
+                        c->u.object, pgkms_p11_rv_name(rv, buf));
     } else if (rc == PGKMS_OK && len != key_len + TAG_LEN) {
         rc = pgkms_fail(st, PGKMS_E_INTERNAL, "token \"%s\" returned %lu bytes for a %zu-byte key",
                         c->u.token, (unsigned long)len, key_len);
@@ -825,7 +635,7 @@ static pgkms_code p11_unwrap(pgkms_root *root, const uint8_t *aad, size_t aad_le
                                    "wrapped tenant key does not verify under the root key")
                       : pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                                    "token \"%s\" could not unwrap a key with \"%s\": %s",
-                                   c->u.token, c->u.object, rv_name(rv, buf));
+                                   c->u.token, c->u.object, pgkms_p11_rv_name(rv, buf));
     } else if (rc == PGKMS_OK && len != key_len) {
         rc = pgkms_fail(st, PGKMS_E_INTERNAL, "token \"%s\" returned %lu bytes for a %zu-byte key",
                         c->u.token, (unsigned long)len, key_len);
@@ -865,7 +675,7 @@ static void conn_release(p11_conn *c)
 {
     int last;
 
-    pthread_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&conns_lock);
     last = --c->refs == 0;
     if (last)
         for (p11_conn **p = &conns; *p != NULL; p = &(*p)->next)
@@ -873,7 +683,7 @@ static void conn_release(p11_conn *c)
                 *p = c->next;
                 break;
             }
-    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&conns_lock);
     if (!last)
         return;
     ERR_set_mark();
@@ -900,7 +710,7 @@ static pgkms_code conn_get(pgkms_root *root, pgkms_pkcs11_uri *u, p11_conn **out
     p11_conn *c;
     pgkms_code rc = PGKMS_OK;
 
-    pthread_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&conns_lock);
     for (c = conns; c != NULL; c = c->next)
         if (strcmp(c->uri, root->uri) == 0)
             break;
@@ -910,7 +720,7 @@ static pgkms_code conn_get(pgkms_root *root, pgkms_pkcs11_uri *u, p11_conn **out
             free(c);
             c = NULL;
             rc = pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
-        } else if ((rc = get_module(u->module_path, &c->mod, st)) != PGKMS_OK) {
+        } else if ((rc = pgkms_p11_module_get(u->module_path, &c->mod, st)) != PGKMS_OK) {
             free(c->uri);
             free(c);
             c = NULL;
@@ -924,7 +734,7 @@ static pgkms_code conn_get(pgkms_root *root, pgkms_pkcs11_uri *u, p11_conn **out
     }
     if (c != NULL)
         c->refs++;
-    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&conns_lock);
     *out = c;
     return rc;
 }
