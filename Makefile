@@ -8,7 +8,9 @@ B         := build
 PGKMS_VERSION := 0.2.0
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
-PIC_FLAGS := -DPGKMS_VERSION=\"$(PGKMS_VERSION)\" -fPIC -fvisibility=hidden -std=gnu11 $(WARN) -Icommon/include -D_GNU_SOURCE
+# p11-kit's pkcs11.h only (no library): the PKCS#11 root loads modules with dlopen.
+P11_CFLAGS := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
+PIC_FLAGS := -DPGKMS_VERSION=\"$(PGKMS_VERSION)\" -fPIC -fvisibility=hidden -std=gnu11 $(WARN) -Icommon/include -D_GNU_SOURCE $(P11_CFLAGS)
 LIBS      := -lcrypto -ljansson -lpthread
 OSSL_MODULES_DIR := $(shell openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"/\1/p')
 
@@ -54,7 +56,8 @@ clean:
 	$(MAKE) -C pgext clean PG_CONFIG=$(PG_CONFIG)
 
 format:
-	clang-format -i common/*.c common/include/pgkms/*.h provider/*.c provider/*.h pgext/*.c pgext/*.h test/unit/*.[ch] test/fuzz/*.c
+	clang-format -i common/*.c common/include/pgkms/*.h provider/*.c provider/*.h pgext/*.c pgext/*.h test/unit/*.[ch] test/fuzz/*.c \
+	    test/peers/*.c
 
 deps:
 	scripts/setup-deps.sh

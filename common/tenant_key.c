@@ -189,12 +189,16 @@ pgkms_code pgkms_tenant_key_unwrap(pgkms_root *root, const pgkms_key_record *rec
                           "is a \"%s\" keyring",
                           kid, v->version, v->keyring ? v->keyring : "?", root->ops->kind);
     if (memcmp(v->root_id, root->id, PGKMS_ROOT_ID_LEN) != 0) {
+        /* A pkcs11 URI is named by its path (token, object): its query would crowd out the ids. */
+        int shown = strncmp(root->uri, "pkcs11:", 7) == 0 ? (int)strcspn(root->uri, "?")
+                                                          : (int)strlen(root->uri);
+
         pgkms_hex_encode(v->root_id, PGKMS_ROOT_ID_LEN, want);
         pgkms_hex_encode(root->id, PGKMS_ROOT_ID_LEN, have);
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                           "key %s version %u is wrapped under root key %s, but the configured "
-                          "root key (%s) is %s",
-                          kid, v->version, want, root->uri, have);
+                          "root key (%.*s) is %s",
+                          kid, v->version, want, shown, root->uri, have);
     }
     if (pgkms_tenant_validate(rec->tenant, st) != PGKMS_OK)
         return PGKMS_E_BAD_FORMAT;

@@ -3,9 +3,11 @@
 # Installs what building, the demo and the tests need on Debian 12 (apt-get only).
 set -euo pipefail
 
+# libp11-kit-dev: only its pkcs11.h, for the PKCS#11 root (docs/keyrings.md says why);
+# softhsm2 and opensc (pkcs11-tool): the token and its tool for test/peers/pkcs11.sh.
 pkgs=(build-essential make pkg-config postgresql-15 postgresql-server-dev-15 postgresql-contrib
-      libssl-dev libcurl4-openssl-dev libjansson-dev openssl python3 python3-cryptography
-      clang libclang-rt-14-dev xxd valgrind clang-format)
+      libssl-dev libcurl4-openssl-dev libjansson-dev libp11-kit-dev openssl python3
+      python3-cryptography clang libclang-rt-14-dev xxd valgrind clang-format softhsm2 opensc)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

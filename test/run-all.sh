@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs every suite (unit, provider CLI, pg_regress, end-to-end, fuzz) and prints one closing
-# line "pgkms: N passed, M failed, K skipped". A suite script exits 0 (pass), 77 (skip, with
-# its reason on the last line) or anything else (fail).
+# Runs every suite (unit, provider CLI, pg_regress, end-to-end, peers, fuzz) and prints one
+# closing line "pgkms: N passed, M failed, K skipped". A suite script exits 0 (pass), 77 (skip,
+# with its reason on the last line) or anything else (fail).
 set -uo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/.."
@@ -42,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 run style clang-format --dry-run --Werror common/*.c common/include/pgkms/*.h provider/*.[ch] \
-    pgext/*.[ch] test/unit/*.[ch] test/fuzz/*.c
+    pgext/*.[ch] test/unit/*.[ch] test/fuzz/*.c test/peers/*.c
 run unit build/test/unit-tests test/vectors
 for t in test/provider/*.sh; do run "provider/$(basename "$t" .sh)" bash "$t"; done
 # Memory errors and leaks in common/ and in the provider, error paths included.
@@ -65,6 +65,8 @@ run regress "$pgxs/../test/regress/pg_regress" --dbname=pgkms_regress \
     --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
     $(sed -n 's/^test: //p' test/regress/schedule)
 for t in test/e2e/*.sh; do run "e2e/$(basename "$t" .sh)" bash "$t"; done
+# Peers: real servers and tokens (SoftHSM2), each suite on clusters and state of its own.
+for t in test/peers/*.sh; do run "peers/$(basename "$t" .sh)" bash "$t"; done
 
 # Fuzz the decoders for a bounded time, seeded with the format vectors and keyring.
 corpus="$PGKMS_TEST_TMP/corpus"
@@ -75,6 +77,8 @@ for v in $(sed -n 's/.* value=\([0-9a-f]*\).*/\1/p' test/vectors/format_vectors.
     i=$((i + 1))
 done
 { printf '\003'; cat test/vectors/format_keyring.json; } >"$corpus/keyring"
+printf '\005pkcs11:token=pgkms%%20root;object=root;id=%%01?module-path=/m.so&pin-source=env:P' \
+    >"$corpus/pkcs11-uri"
 run fuzz build/test/fuzz-format -max_total_time="${PGKMS_FUZZ_SECONDS:-30}" -rss_limit_mb=1024 \
     "$corpus"
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for every decoder of untrusted bytes in common/: the value format (and
- * opening it), base64 text form, UUIDs, keyring JSON and the masking rules. The first byte
- * picks the decoder.
+ * opening it), base64 text form, UUIDs, keyring JSON, the masking rules and PKCS#11 URIs. The
+ * first byte picks the decoder.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "pgkms/envelope.h"
 #include "pgkms/keyring_file.h"
 #include "pgkms/mask.h"
+#include "pgkms/pkcs11_uri.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -118,13 +119,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t out[4096], uuid[PGKMS_UUID_LEN];
     size_t len;
     pgkms_keyring kr;
+    pgkms_pkcs11_uri uri;
 
     if (size == 0)
         return 0;
     text = malloc(size);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0:
         fuzz_value(data + 1, size - 1);
         break;
@@ -147,6 +149,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 4:
         fuzz_mask(data + 1, size - 1);
+        break;
+    case 5:
+        (void)pgkms_pkcs11_uri_parse(text, &uri, NULL);
+        pgkms_pkcs11_uri_free(&uri);
         break;
     }
     free(text);

@@ -54,8 +54,10 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } groups[] = {
-    {"aead_kat", test_aead_kat}, {"format", test_format},         {"codec", test_codec},
-    {"keys", test_keys},         {"key_import", test_key_import}, {"mask", test_mask},
+    {"aead_kat", test_aead_kat},     {"format", test_format},
+    {"codec", test_codec},           {"keys", test_keys},
+    {"key_import", test_key_import}, {"mask", test_mask},
+    {"pkcs11_uri", test_pkcs11_uri},
 };
 
 int main(int argc, char **argv)
