@@ -240,6 +240,7 @@ void pgkms_key_record_free(pgkms_key_record *rec)
     free(rec->alias);
     free(rec->state);
     free(rec->created);
+    free(rec->keyring_uri);
     memset(rec, 0, sizeof(*rec));
 }
 
@@ -262,7 +263,8 @@ pgkms_code pgkms_key_record_copy(pgkms_key_record *dst, const pgkms_key_record *
     dst->is_default = src->is_default;
     dst->current_version = src->current_version;
     ok = dup_str(&dst->tenant, src->tenant) && dup_str(&dst->alias, src->alias) &&
-         dup_str(&dst->state, src->state) && dup_str(&dst->created, src->created);
+         dup_str(&dst->state, src->state) && dup_str(&dst->created, src->created) &&
+         dup_str(&dst->keyring_uri, src->keyring_uri);
     if (ok && src->nversions > 0) {
         dst->versions = calloc(src->nversions, sizeof(pgkms_key_version));
         ok = dst->versions != NULL;

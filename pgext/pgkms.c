@@ -442,12 +442,12 @@ Datum pgkms_needs_rewrap(PG_FUNCTION_ARGS)
     PG_RETURN_BOOL(env.key_version != current);
 }
 
-/* SQL: kms.create_key(tenant text, alias text, description text, origin text) returns uuid */
+/* SQL: kms.create_key(tenant, alias, description, origin, keyring text) returns uuid */
 PG_FUNCTION_INFO_V1(pgkms_create_key);
 Datum pgkms_create_key(PG_FUNCTION_ARGS)
 {
     const char *tenant, *alias = key_arg(fcinfo, 1), *description = key_arg(fcinfo, 2),
-                        *origin = key_arg(fcinfo, 3);
+                        *origin = key_arg(fcinfo, 3), *keyring = key_arg(fcinfo, 4);
     pg_uuid_t *id = palloc(sizeof(pg_uuid_t));
     pgkms_status st;
 
@@ -458,8 +458,17 @@ Datum pgkms_create_key(PG_FUNCTION_ARGS)
     if (pgkms_tenant_validate(tenant, &st) != PGKMS_OK ||
         (alias != NULL && pgkms_alias_validate(alias, &st) != PGKMS_OK))
         pgkms_ereport_status(&st);
+    if (keyring != NULL && (keyring[0] == '\0' || strlen(keyring) > PGKMS_KEYRING_URI_MAX))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("keyring must be a keyring URI of at most %d characters",
+                               PGKMS_KEYRING_URI_MAX)));
+    if (keyring != NULL && origin != NULL && strcmp(origin, "external") == 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("a key for imported material is protected by the root keyring, "
+                               "not by a keyring of its own")));
     if (origin == NULL || strcmp(origin, "pgkms") == 0) {
-        pgkms_cache_create_key(tenant, alias, description, false, id->data);
+        /* With keyring, the tenant's own keyring wraps the key (HYOK): docs/hyok.md. */
+        pgkms_cache_create_key(tenant, alias, description, false, keyring, id->data);
     } else if (strcmp(origin, "external") == 0) {
         char kid[PGKMS_UUID_STR_LEN + 1];
 
@@ -479,12 +488,12 @@ PG_FUNCTION_INFO_V1(pgkms_rotate_key);
 Datum pgkms_rotate_key(PG_FUNCTION_ARGS)
 {
     pg_uuid_t *id;
-    char kid[PGKMS_UUID_STR_LEN + 1], *tenant, *state, *origin;
+    char kid[PGKMS_UUID_STR_LEN + 1], *tenant, *state, *origin, *keyring_uri;
     uint32_t current;
 
     id = PG_GETARG_UUID_P(0); /* STRICT */
     pgkms_uuid_format(id->data, kid);
-    if (!pgkms_keys_lock(kid, &tenant, &current, &state, &origin))
+    if (!pgkms_keys_lock(kid, &tenant, &current, &state, &origin, &keyring_uri))
         pgkms_refuse("rotate_key", NULL, kid, ERRCODE_UNDEFINED_OBJECT,
                      psprintf("key %s does not exist", kid));
     if (strcmp(origin, "external") == 0)
@@ -498,7 +507,7 @@ Datum pgkms_rotate_key(PG_FUNCTION_ARGS)
     if (current >= 0x7FFFFFFF)
         pgkms_refuse("rotate_key", tenant, kid, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                      psprintf("key %s has no version numbers left", kid));
-    pgkms_cache_rotate_key(tenant, id->data, current + 1);
+    pgkms_cache_rotate_key(tenant, id->data, current + 1, keyring_uri);
     PG_RETURN_INT32((int32)(current + 1));
 }
 

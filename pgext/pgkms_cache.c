@@ -174,10 +174,10 @@ int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_le
  * rotate_id a new version `version` of that key. The record comes back as keyring JSON.
  */
 static void generate_record(const char *tenant, const uint8_t *rotate_id, uint32_t version,
-                            pgkms_keyring *out)
+                            const char *keyring_uri, pgkms_keyring *out)
 {
-    bool root_is_default;
-    char *root = pgkms_root_uri(&root_is_default);
+    bool root_is_default = false;
+    char *root = keyring_uri != NULL ? (char *)keyring_uri : pgkms_root_uri(&root_is_default);
     bool root_existed = !root_is_default || access(root + 5, F_OK) == 0;
     EVP_PKEY_CTX *gen = EVP_PKEY_CTX_new_from_name(pgkms_libctx(), PGKMS_KEY_TYPE, NULL);
     EVP_PKEY *pkey = NULL;
@@ -223,12 +223,17 @@ static void generate_record(const char *tenant, const uint8_t *rotate_id, uint32
  * concurrent creator (ON CONFLICT DO NOTHING); other keys raise on conflict.
  */
 void pgkms_cache_create_key(const char *tenant, const char *alias, const char *description,
-                            bool is_default, uint8_t key_id[PGKMS_UUID_LEN])
+                            bool is_default, const char *keyring_uri,
+                            uint8_t key_id[PGKMS_UUID_LEN])
 {
     pgkms_keyring kr;
 
-    generate_record(tenant, NULL, 1, &kr);
+    generate_record(tenant, NULL, 1, keyring_uri, &kr);
     kr.keys[0].is_default = is_default;
+    if (keyring_uri != NULL && (kr.keys[0].keyring_uri = strdup(keyring_uri)) == NULL) {
+        pgkms_keyring_free(&kr);
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    }
     if (alias != NULL && (kr.keys[0].alias = strdup(alias)) == NULL) {
         pgkms_keyring_free(&kr);
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -252,11 +257,11 @@ void pgkms_cache_create_key(const char *tenant, const char *alias, const char *d
 }
 
 void pgkms_cache_rotate_key(const char *tenant, const uint8_t key_id[PGKMS_UUID_LEN],
-                            uint32_t version)
+                            uint32_t version, const char *keyring_uri)
 {
     pgkms_keyring kr;
 
-    generate_record(tenant, key_id, version, &kr);
+    generate_record(tenant, key_id, version, keyring_uri, &kr);
     PG_TRY();
     {
         char kid[PGKMS_UUID_STR_LEN + 1];
@@ -303,7 +308,7 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
         uint8_t created[PGKMS_UUID_LEN];
 
         pgkms_keyring_free(&kr);
-        pgkms_cache_create_key(e->tenant, NULL, NULL, true, created);
+        pgkms_cache_create_key(e->tenant, NULL, NULL, true, NULL, created);
         pgkms_keys_load(e->tenant, &kr, &expiry);
     }
     if (expiry != 0 && (next_expiry == 0 || expiry < next_expiry))

@@ -46,10 +46,12 @@ const char *pgkms_session_tenant(void);
 pgkms_tenant_entry *pgkms_cache_tenant(const char *tenant, const char *key, bool create_default);
 /* Adds version `version` (fresh material) to existing key key_id and makes it current. */
 void pgkms_cache_rotate_key(const char *tenant, const uint8_t key_id[PGKMS_UUID_LEN],
-                            uint32_t version);
+                            uint32_t version, const char *keyring_uri);
 /* Creates a tenant key through the provider and stores it; returns its id. */
+/* keyring_uri: the tenant's own keyring that protects the key (HYOK); NULL: the root. */
 void pgkms_cache_create_key(const char *tenant, const char *alias, const char *description,
-                            bool is_default, uint8_t key_id[PGKMS_UUID_LEN]);
+                            bool is_default, const char *keyring_uri,
+                            uint8_t key_id[PGKMS_UUID_LEN]);
 /* Tenant owning a key reference; NULL if no such key. */
 pgkms_tenant_entry *pgkms_cache_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
 /* Tenant owning the key with id `key` (its reference in ref); NULL for an alias or none. */
@@ -80,7 +82,7 @@ void pgkms_keys_insert_external(const char *tenant, const char *alias, const cha
                                 uint8_t key_id[PGKMS_UUID_LEN]);
 /* Locks a key's row for a state or version change; false if there is no such key. */
 bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state,
-                     char **origin);
+                     char **origin, char **keyring_uri);
 /* Stores rec's (new) version and makes it the key's current version. */
 void pgkms_keys_add_version(const pgkms_key_record *rec);
 void pgkms_keys_load_all(pgkms_keyring *out);

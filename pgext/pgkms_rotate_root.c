@@ -91,6 +91,9 @@ Datum pgkms_rotate_root(PG_FUNCTION_ARGS)
         for (size_t i = 0; i < kr.nkeys; i++) {
             const pgkms_key_record *rec = &kr.keys[i];
 
+            if (rec->keyring_uri != NULL)
+                continue; /* protected by the tenant's own keyring, not by the root */
+
             for (size_t j = 0; j < rec->nversions; j++) {
                 const pgkms_key_version *v = &rec->versions[j];
                 pgkms_key_version moved_v;

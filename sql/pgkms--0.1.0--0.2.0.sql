@@ -9,13 +9,14 @@
 ALTER TABLE kms.keys RENAME TO _keys;
 ALTER TABLE kms.key_versions RENAME TO _key_versions;
 ALTER TABLE kms._keys
+    ADD COLUMN keyring_uri text,           -- the tenant's own keyring (HYOK); NULL: the root
     ADD COLUMN valid_to timestamptz,       -- imported material expires then (BYOK)
     ADD COLUMN material_check bytea CHECK (length(material_check) = 32), -- recognises re-imports
     ADD CHECK (origin IN ('pgkms', 'external'));
 
 CREATE VIEW kms.keys AS
     SELECT key_id, tenant, alias, is_default, state, current_version, origin, description,
-           created, deletion_date, rotation_period, valid_to, key_ref
+           created, deletion_date, rotation_period, valid_to, keyring_uri, key_ref
       FROM kms._keys;
 CREATE VIEW kms.key_versions AS
     SELECT key_id, version, keyring, root_id, created FROM kms._key_versions;
@@ -430,12 +431,14 @@ END $$;
 
 -- BYOK: importing tenant-held key material (docs/byok.md) -----------------------------------
 -- create_key gains origin: 'external' keys start in PendingImport, without material.
+-- keyring: the tenant's own keyring (a URI) that protects the key instead of the root (HYOK,
+-- docs/hyok.md).
 DROP FUNCTION kms.create_key(text, text, text);
 CREATE FUNCTION kms.create_key(tenant text, alias text DEFAULT NULL, description text DEFAULT NULL,
-                               origin text DEFAULT 'pgkms')
+                               origin text DEFAULT 'pgkms', keyring text DEFAULT NULL)
     RETURNS uuid
     AS 'MODULE_PATHNAME', 'pgkms_create_key' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-REVOKE ALL ON FUNCTION kms.create_key(text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kms.create_key(text, text, text, text, text) FROM PUBLIC;
 
 -- One outstanding set of import parameters per key: the RSA-3072 private key sealed under the
 -- root (docs/format.md §4) and the SHA-256 of its import token. Transient: not dumped.

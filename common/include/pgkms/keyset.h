@@ -29,6 +29,11 @@ typedef struct pgkms_keyset {
     pgkms_root *previous; /* owned, may be NULL: unwraps versions still under the old root
                              while kms.rotate_root() moves them (docs/root-rotation.md) */
     int ttl;              /* seconds */
+    size_t nkeyrings;     /* tenant-held keyrings (HYOK) opened so far, by URI */
+    struct pgkms_keyset_keyring {
+        char *uri;
+        pgkms_root *root;
+    } * keyrings;
     size_t nslots;
     pgkms_unwrapped *slots;
 } pgkms_keyset;

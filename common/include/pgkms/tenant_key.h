@@ -31,9 +31,13 @@ typedef struct pgkms_key_record {
     char *state;    /* "Enabled", "Disabled", ... */
     uint32_t current_version;
     char *created;
+    /* The tenant's own keyring that protects this key (HYOK), as a URI; NULL: the root. */
+    char *keyring_uri;
     size_t nversions;
     pgkms_key_version *versions;
 } pgkms_key_record;
+
+#define PGKMS_KEYRING_URI_MAX 1024
 
 /* Tenant names: 1..128 characters of [A-Za-z0-9_.@:-]; they appear in URIs and file names. */
 pgkms_code pgkms_tenant_validate(const char *tenant, pgkms_status *st) PGKMS_MUST_CHECK;
