@@ -324,8 +324,7 @@ pgkms_code pgkms_share_parse(OSSL_LIB_CTX *libctx, const char *text, size_t len,
         rc = share_check(libctx, body, share_body(share, body), want, st);
     if (rc == PGKMS_OK && memcmp(given, want, sizeof(want)) != 0)
         rc = pgkms_fail(st, PGKMS_E_BAD_FORMAT,
-                        "share %u does not match its check: it was mistyped or altered",
-                        share->index);
+                        "share does not match its check: it was mistyped or altered");
     pgkms_wipe(body, sizeof(body));
     if (rc != PGKMS_OK)
         pgkms_wipe(share, sizeof(*share));

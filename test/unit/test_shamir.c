@@ -286,7 +286,7 @@ static void check_text_errors(void)
          "check must be 8 hex"},
         {"pgkms-share-v1:18480e897e4178b1:2:1:"
          "ff3c736011bebeb812b36164e29617ae714d400f979c4534cf77543023d67b1c:1fadf03e",
-         "share 1 does not match its check: it was mistyped or altered"},
+         "share does not match its check: it was mistyped or altered"},
         {"pgkms-share-v1:18480e897e4178b1:2:1:"
          "ff3c736011bebeb812b36164e29617ae714d400f979c4534cf77543023d67b1c:1fadf03f\n",
          "check must be 8 hex"},
