@@ -5,7 +5,7 @@
 # code multiplies bitwise), evaluation by powers rather than Horner, hashlib for the check.
 import hashlib
 import hmac
-import sys
+import os
 
 POLY = 0x11B  # x^8 + x^4 + x^3 + x + 1, the AES field
 
@@ -115,6 +115,6 @@ for name, root, n, m, coeff_bytes, indexes in CASES:
 # Field known answers, for the C tests' comment: FIPS-197 §4.2.
 assert mul(0x57, 0x83) == 0xC1 and mul(0x57, 0x13) == 0xFE
 
-out = sys.argv[1] if len(sys.argv) > 1 else "shamir_vectors.txt"
-with open(out, "w") as f:
+out = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(out, "shamir_vectors.txt"), "w") as f:
     f.write("\n".join(lines) + "\n")
