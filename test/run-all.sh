@@ -69,7 +69,7 @@ run regress "$pgxs/../test/regress/pg_regress" --dbname=pgkms_regress \
     $(sed -n 's/^test: //p' test/regress/schedule)
 for t in test/e2e/*.sh; do run "e2e/$(basename "$t" .sh)" bash "$t"; done
 
-# Fuzz the decoders for a bounded time, seeded with the format vectors and keyring.
+# Fuzz the decoders for a bounded time, seeded with the format vectors, keyring and shares.
 corpus="$PGKMS_TEST_TMP/corpus"
 mkdir -p "$corpus"
 i=0
@@ -78,6 +78,10 @@ for v in $(sed -n 's/.* value=\([0-9a-f]*\).*/\1/p' test/vectors/format_vectors.
     i=$((i + 1))
 done
 { printf '\003'; cat test/vectors/format_keyring.json; } >"$corpus/keyring"
+for s in $(grep -o 'pgkms-share-v1:[^ ]*' test/vectors/shamir_vectors.txt | head -n 8); do
+    { printf '\005'; printf '%s\n' "$s"; } >"$corpus/share$i"
+    i=$((i + 1))
+done
 run fuzz build/test/fuzz-format -max_total_time="${PGKMS_FUZZ_SECONDS:-30}" -rss_limit_mb=1024 \
     "$corpus"
 
