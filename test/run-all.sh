@@ -42,13 +42,16 @@ cleanup() {
 trap cleanup EXIT
 
 run style clang-format --dry-run --Werror common/*.c common/include/pgkms/*.h provider/*.[ch] \
-    pgext/*.[ch] test/unit/*.[ch] test/fuzz/*.c test/peers/*.c
+    pgext/*.[ch] test/unit/*.[ch] test/fuzz/*.c test/peers/*.c tools/*.c
 run unit build/test/unit-tests test/vectors
 for t in test/provider/*.sh; do run "provider/$(basename "$t" .sh)" bash "$t"; done
+for t in test/escrow/*.sh; do run "escrow/$(basename "$t" .sh)" bash "$t"; done
 # Memory errors and leaks in common/ and in the provider, error paths included.
 vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 run valgrind/unit $vg build/test/unit-tests test/vectors
 for t in cli-errors cli-vectors; do run "valgrind/$t" env CHECKER="$vg" bash "test/provider/$t.sh"; done
+# pgkms-escrow reads untrusted shares; its openssl calls are the provider's, checked above.
+run valgrind/escrow env ESCROW_CHECKER="$vg" bash test/escrow/escrow.sh
 
 # One throwaway cluster for the SQL suites; its root key lives outside the data directory.
 scripts/pg-cluster.sh start "$PGKMS_TEST_TMP/cluster" || { echo "cluster did not start"; exit 1; }
@@ -68,7 +71,7 @@ for t in test/e2e/*.sh; do run "e2e/$(basename "$t" .sh)" bash "$t"; done
 # Peers: real servers and tokens (SoftHSM2), each suite on clusters and state of its own.
 for t in test/peers/*.sh; do run "peers/$(basename "$t" .sh)" bash "$t"; done
 
-# Fuzz the decoders for a bounded time, seeded with the format vectors and keyring.
+# Fuzz the decoders for a bounded time, seeded with the format vectors, keyring and shares.
 corpus="$PGKMS_TEST_TMP/corpus"
 mkdir -p "$corpus"
 i=0
@@ -79,6 +82,10 @@ done
 { printf '\003'; cat test/vectors/format_keyring.json; } >"$corpus/keyring"
 printf '\005pkcs11:token=pgkms%%20root;object=root;id=%%01?module-path=/m.so&pin-source=env:P' \
     >"$corpus/pkcs11-uri"
+for s in $(grep -o 'pgkms-share-v1:[^ ]*' test/vectors/shamir_vectors.txt | head -n 8); do
+    { printf '\006'; printf '%s\n' "$s"; } >"$corpus/share$i"
+    i=$((i + 1))
+done
 run fuzz build/test/fuzz-format -max_total_time="${PGKMS_FUZZ_SECONDS:-30}" -rss_limit_mb=1024 \
     "$corpus"
 

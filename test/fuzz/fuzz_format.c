@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for every decoder of untrusted bytes in common/: the value format (and
- * opening it), base64 text form, UUIDs, keyring JSON, the masking rules and PKCS#11 URIs. The
- * first byte picks the decoder.
+ * opening it), base64 text form, UUIDs, keyring JSON, the masking rules, PKCS#11 URIs and root
+ * key shares. The first byte picks the decoder.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pgkms/codec.h"
 #include "pgkms/envelope.h"
 #include "pgkms/keyring_file.h"
 #include "pgkms/mask.h"
 #include "pgkms/pkcs11_uri.h"
+#include "pgkms/root_file.h"
+#include "pgkms/shamir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -113,6 +116,39 @@ static void fuzz_mask(const uint8_t *data, size_t size)
     free(out);
 }
 
+/*
+ * Share text, line by line from an exact-size copy: an accepted share is canonical up to the
+ * case of its hex digits. Then the raw bytes as share structs, which never recombine to a key
+ * whose root id differs from theirs.
+ */
+static void fuzz_shares(const uint8_t *data, size_t size)
+{
+    char *in = malloc(size ? size : 1), text[PGKMS_SHARE_TEXT_MAX + 1];
+    pgkms_share *shares = malloc(size ? size : 1), parsed;
+    uint8_t secret[PGKMS_SHAMIR_SECRET_LEN], id[PGKMS_ROOT_ID_LEN];
+    size_t count = size / sizeof(pgkms_share);
+
+    memcpy(in, data, size);
+    for (size_t start = 0, end; start < size; start = end + 1) {
+        for (end = start; end < size && in[end] != '\n';)
+            end++;
+        if (pgkms_share_parse(NULL, in + start, end - start, &parsed, NULL) != PGKMS_OK)
+            continue;
+        if (pgkms_share_format(NULL, &parsed, text, NULL) != PGKMS_OK ||
+            strlen(text) != end - start || strncasecmp(text, in + start, end - start) != 0)
+            abort();
+    }
+    memcpy(shares, data, count * sizeof(pgkms_share));
+    if (count > PGKMS_SHAMIR_MAX_SHARES)
+        count = PGKMS_SHAMIR_MAX_SHARES;
+    if (pgkms_shamir_combine(NULL, shares, count, secret, NULL) == PGKMS_OK &&
+        (pgkms_root_file_id(NULL, secret, id, NULL) != PGKMS_OK ||
+         memcmp(id, shares[0].root_id, sizeof(id)) != 0))
+        abort();
+    free(in);
+    free(shares);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text;
@@ -126,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text = malloc(size);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0:
         fuzz_value(data + 1, size - 1);
         break;
@@ -153,6 +189,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 5:
         (void)pgkms_pkcs11_uri_parse(text, &uri, NULL);
         pgkms_pkcs11_uri_free(&uri);
+        break;
+    case 6:
+        fuzz_shares(data + 1, size - 1);
         break;
     }
     free(text);

@@ -57,7 +57,7 @@ static const struct {
     {"aead_kat", test_aead_kat},     {"format", test_format},
     {"codec", test_codec},           {"keys", test_keys},
     {"key_import", test_key_import}, {"mask", test_mask},
-    {"pkcs11_uri", test_pkcs11_uri},
+    {"pkcs11_uri", test_pkcs11_uri}, {"shamir", test_shamir},
 };
 
 int main(int argc, char **argv)
