@@ -50,7 +50,13 @@ INSERT INTO bench_method VALUES
   ('insert', 1, 'baseline', 'v', '%1$s', 'ins_plain (v text)'),
   ('insert', 2, 'pgkms', 'kms.encrypt(v)', '%1$s', 'ins_kms (e kms.encrypted)'),
   ('insert', 3, 'pgkms values, no crypto', 'e', '%1$s_kms', 'ins_kms_copy (e kms.encrypted)'),
-  ('insert', 4, 'encrypt_iv', :'iv_enc', :'iv_src', 'ins_iv (e bytea)');
+  ('insert', 4, 'encrypt_iv', :'iv_enc', :'iv_src', 'ins_iv (e bytea)'),
+  -- Masking (no keys): the phone rule, the general rule, and what users write without pgkms.
+  ('mask', 1, 'baseline', 'v', '%1$s', NULL),
+  ('mask', 2, 'pgkms', 'kms.mask_phone(v)', '%1$s', NULL),
+  ('mask', 3, 'kms.mask(v, 3, 4)', 'kms.mask(v, 3, 4)', '%1$s', NULL),
+  ('mask', 4, 'regexp_replace', $$regexp_replace(v, '^(\d{3})\d+(\d{4})$', '\1****\2')$$, '%1$s', NULL),
+  ('mask', 5, 'left/repeat/right', $$left(v, 3) || repeat('*', length(v) - 7) || right(v, 4)$$, '%1$s', NULL);
 
 -- Encrypted copies (not timed) for the decrypt runs and the sizes, made by the timed expressions.
 CREATE PROCEDURE bench_prepare(ds text) LANGUAGE plpgsql AS $$
@@ -140,6 +146,8 @@ CALL bench_run('phone', 'encrypt', :reps);
 CALL bench_run('phone', 'decrypt', :reps);
 \echo '[phone] insert'
 CALL bench_run('phone', 'insert', :reps);
+\echo '[phone] mask'
+CALL bench_run('phone', 'mask', :reps);
 \echo '[string64] encrypt'
 CALL bench_run('string64', 'encrypt', :reps);
 \echo '[string64] decrypt'

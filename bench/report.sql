@@ -23,7 +23,7 @@ SELECT format('| %s | %s | %s | %s | %s | %s | %s | %s |', m.dataset, m.op,
               m.runs)
   FROM med m JOIN bench_method bm ON bm.op = m.op AND bm.method = m.method
   JOIN med b ON b.dataset = m.dataset AND b.op = m.op AND b.method = 'baseline'
- ORDER BY m.dataset, array_position(ARRAY['encrypt', 'decrypt', 'insert'], m.op), bm.ord;
+ ORDER BY m.dataset, array_position(ARRAY['encrypt', 'decrypt', 'insert', 'mask'], m.op), bm.ord;
 
 \echo
 \echo '## Targets (ratios of medians from this run)'
@@ -36,7 +36,8 @@ WITH t(ord, target, op, num, den, goal, at_least) AS (VALUES
   (1, 'encrypt: `encrypt_iv` (random IV) time / pgkms time', 'encrypt', 'encrypt_iv', 'pgkms', 2.0, true),
   (2, 'encrypt: `pgp_sym_encrypt` (s2k-mode=0) time / pgkms time', 'encrypt', 'pgp_sym_encrypt', 'pgkms', 5.0, true),
   (3, 'decrypt: `decrypt_iv` time / pgkms time', 'decrypt', 'decrypt_iv', 'pgkms', 2.0, true),
-  (4, 'INSERT: pgkms time / plaintext time', 'insert', 'pgkms', 'baseline', 2.0, false))
+  (4, 'INSERT: pgkms time / plaintext time', 'insert', 'pgkms', 'baseline', 2.0, false),
+  (5, 'mask: `regexp_replace` time / `kms.mask_phone` time', 'mask', 'regexp_replace', 'pgkms', 1.0, true))
 SELECT format('| %s | %s | %s× | %s× | %s %s× | %s |', t.target, n.dataset, to_char(n.ms / d.ms, 'FM990.00'),
               to_char(n.cpu_ms / nullif(d.cpu_ms, 0), 'FM990.00'),
               CASE WHEN t.at_least THEN '≥' ELSE '≤' END, t.goal,
