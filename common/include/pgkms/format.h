@@ -13,8 +13,7 @@
 #define PGKMS_FORMAT_V1       1
 #define PGKMS_ALG_GCM_DATA    1 /* AES-256-GCM, randomized, data */
 #define PGKMS_ALG_GCM_KEYWRAP 2 /* AES-256-GCM, randomized, a wrapped data key */
-#define PGKMS_ALG_SIV_DATA    3 /* AES-256-SIV, deterministic, data (docs/searchable-encryption.md) \
-                                 */
+#define PGKMS_ALG_SIV_DATA    3 /* AES-256-SIV, deterministic, data (search.h) */
 
 #define PGKMS_KEY_REF_LEN 8
 #define PGKMS_NONCE_LEN   12
