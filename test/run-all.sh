@@ -48,7 +48,7 @@ for t in test/provider/*.sh; do run "provider/$(basename "$t" .sh)" bash "$t"; d
 # Memory errors and leaks in common/ and in the provider, error paths included.
 vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 run valgrind/unit $vg build/test/unit-tests test/vectors
-for t in cli-errors cli-vectors; do run "valgrind/$t" env CHECKER="$vg" bash "test/provider/$t.sh"; done
+for t in cli-errors cli-vectors cli-search; do run "valgrind/$t" env CHECKER="$vg" bash "test/provider/$t.sh"; done
 
 # One throwaway cluster for the SQL suites; its root key lives outside the data directory.
 scripts/pg-cluster.sh start "$PGKMS_TEST_TMP/cluster" || { echo "cluster did not start"; exit 1; }
