@@ -35,7 +35,7 @@ static int same_key(const pgkms_key_ref *a, const pgkms_key_ref *b)
     return a->version == b->version && memcmp(a->ref, b->ref, PGKMS_KEY_REF_LEN) == 0;
 }
 
-pgkms_code pgkms_det_key_derive(OSSL_LIB_CTX *libctx, const pgkms_key_ref *key, const uint8_t *tmk,
+pgkms_code pgkms_search_det_key(OSSL_LIB_CTX *libctx, const pgkms_key_ref *key, const uint8_t *tmk,
                                 uint8_t out[PGKMS_SIV_KEY_LEN], pgkms_status *st)
 {
     uint8_t info[sizeof(DET_INFO) - 1 + KEY_INFO_LEN];
@@ -82,7 +82,7 @@ static pgkms_code siv_for(pgkms_searcher *s, const pgkms_key_ref *key, const uin
     slot = &s->siv[s->siv_next];
     s->siv_next = (s->siv_next + 1) % PGKMS_SIV_SLOTS;
     slot->in_use = 0;
-    rc = pgkms_det_key_derive(s->crypto->libctx, key, tmk, k, st);
+    rc = pgkms_search_det_key(s->crypto->libctx, key, tmk, k, st);
     if (rc == PGKMS_OK)
         rc = pgkms_siv_set_key(&slot->siv, s->crypto->cmac, s->crypto->ctr, k, st);
     pgkms_wipe(k, sizeof(k));
@@ -101,9 +101,9 @@ static void make_aad(uint8_t aad[PGKMS_HEADER_LEN + 4], const uint8_t *header, s
     pgkms_store_be32(aad + PGKMS_HEADER_LEN, (uint32_t)context_len);
 }
 
-pgkms_code pgkms_det_seal(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
-                          const uint8_t *context, size_t context_len, const uint8_t *pt, size_t len,
-                          uint8_t *out, pgkms_status *st)
+pgkms_code pgkms_search_det_seal(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
+                                 const uint8_t *context, size_t context_len, const uint8_t *pt,
+                                 size_t len, uint8_t *out, pgkms_status *st)
 {
     uint8_t aad[PGKMS_HEADER_LEN + 4];
     pgkms_envelope env;
@@ -131,8 +131,9 @@ pgkms_code pgkms_det_seal(pgkms_searcher *s, const pgkms_key_ref *key, const uin
                           out + PGKMS_HEADER_LEN, out + PGKMS_DET_OVERHEAD, st);
 }
 
-pgkms_code pgkms_det_open(pgkms_searcher *s, const pgkms_envelope *env, const uint8_t *tmk,
-                          const uint8_t *context, size_t context_len, uint8_t *pt, pgkms_status *st)
+pgkms_code pgkms_search_det_open(pgkms_searcher *s, const pgkms_envelope *env, const uint8_t *tmk,
+                                 const uint8_t *context, size_t context_len, uint8_t *pt,
+                                 pgkms_status *st)
 {
     uint8_t aad[PGKMS_HEADER_LEN + 4];
     pgkms_key_ref key;
@@ -156,7 +157,7 @@ pgkms_code pgkms_det_open(pgkms_searcher *s, const pgkms_envelope *env, const ui
                           env->ciphertext_len, pt, st);
 }
 
-pgkms_code pgkms_purpose_validate(const uint8_t *purpose, size_t len, pgkms_status *st)
+pgkms_code pgkms_search_purpose_validate(const uint8_t *purpose, size_t len, pgkms_status *st)
 {
     if (purpose == NULL || len == 0 || len > PGKMS_PURPOSE_MAX)
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT, "purpose must be 1 to %d bytes, not %zu",
@@ -164,7 +165,7 @@ pgkms_code pgkms_purpose_validate(const uint8_t *purpose, size_t len, pgkms_stat
     return PGKMS_OK;
 }
 
-pgkms_code pgkms_blind_index_bits_validate(int bits, pgkms_status *st)
+pgkms_code pgkms_search_bits_validate(int bits, pgkms_status *st)
 {
     if (bits < PGKMS_BLIND_INDEX_MIN_BITS || bits > PGKMS_BLIND_INDEX_MAX_BITS || bits % 8 != 0)
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
@@ -228,15 +229,16 @@ static pgkms_code mac_compute(pgkms_searcher *s, const uint8_t *value, size_t le
     return PGKMS_OK;
 }
 
-pgkms_code pgkms_blind_index(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
-                             const uint8_t *purpose, size_t purpose_len, int bits,
-                             const uint8_t *value, size_t len, uint8_t *out, pgkms_status *st)
+pgkms_code pgkms_search_blind_index(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
+                                    const uint8_t *purpose, size_t purpose_len, int bits,
+                                    const uint8_t *value, size_t len, uint8_t *out,
+                                    pgkms_status *st)
 {
     uint8_t mac[MAC_LEN];
     pgkms_code rc;
 
-    if ((rc = pgkms_purpose_validate(purpose, purpose_len, st)) != PGKMS_OK ||
-        (rc = pgkms_blind_index_bits_validate(bits, st)) != PGKMS_OK ||
+    if ((rc = pgkms_search_purpose_validate(purpose, purpose_len, st)) != PGKMS_OK ||
+        (rc = pgkms_search_bits_validate(bits, st)) != PGKMS_OK ||
         (rc = mac_for(s, PGKMS_MAC_BLIND_INDEX, key, tmk, purpose, purpose_len, st)) != PGKMS_OK ||
         (rc = mac_compute(s, value, len, mac, st)) != PGKMS_OK)
         return rc;
@@ -245,9 +247,9 @@ pgkms_code pgkms_blind_index(pgkms_searcher *s, const pgkms_key_ref *key, const 
     return PGKMS_OK;
 }
 
-pgkms_code pgkms_pseudonym(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
-                           const uint8_t *purpose, size_t purpose_len, const uint8_t *value,
-                           size_t len, char out[PGKMS_PSEUDONYM_LEN + 1], pgkms_status *st)
+pgkms_code pgkms_search_pseudonym(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
+                                  const uint8_t *purpose, size_t purpose_len, const uint8_t *value,
+                                  size_t len, char out[PGKMS_PSEUDONYM_LEN + 1], pgkms_status *st)
 {
     static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
     const size_t prefix = sizeof(PGKMS_PSEUDONYM_PREFIX) - 1;
@@ -257,7 +259,7 @@ pgkms_code pgkms_pseudonym(pgkms_searcher *s, const pgkms_key_ref *key, const ui
     size_t o = prefix;
     pgkms_code rc;
 
-    if ((rc = pgkms_purpose_validate(purpose, purpose_len, st)) != PGKMS_OK ||
+    if ((rc = pgkms_search_purpose_validate(purpose, purpose_len, st)) != PGKMS_OK ||
         (rc = mac_for(s, PGKMS_MAC_PSEUDONYM, key, tmk, purpose, purpose_len, st)) != PGKMS_OK ||
         (rc = mac_compute(s, value, len, mac, st)) != PGKMS_OK)
         return rc;

@@ -184,13 +184,13 @@ static pgkms_code blind_index(cipher_ctx *c, const pgkms_key_ref *ref, const uin
     pgkms_code rc;
 
     if (!c->normalize)
-        return pgkms_blind_index(&c->searcher, ref, tmk, c->purpose, c->purpose_len, c->bits, in,
-                                 inlen, out, st);
+        return pgkms_search_blind_index(&c->searcher, ref, tmk, c->purpose, c->purpose_len, c->bits,
+                                        in, inlen, out, st);
     if ((norm = malloc(inlen ? inlen : 1)) == NULL)
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
     len = pgkms_search_normalize(in, inlen, norm);
-    rc = pgkms_blind_index(&c->searcher, ref, tmk, c->purpose, c->purpose_len, c->bits, norm, len,
-                           out, st);
+    rc = pgkms_search_blind_index(&c->searcher, ref, tmk, c->purpose, c->purpose_len, c->bits, norm,
+                                  len, out, st);
     pgkms_wipe(norm, inlen);
     free(norm);
     return rc;
@@ -238,15 +238,15 @@ static int ac_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
         pgkms_key_ref_of(rec->key_id, version, &ref);
         switch (c->op) {
         case OP_DET:
-            rc = pgkms_det_seal(&c->searcher, &ref, tmk, c->context, c->context_len, in, inlen, out,
-                                &st);
+            rc = pgkms_search_det_seal(&c->searcher, &ref, tmk, c->context, c->context_len, in,
+                                       inlen, out, &st);
             break;
         case OP_BLIND_INDEX:
             rc = blind_index(c, &ref, tmk, in, inlen, out, &st);
             break;
         case OP_PSEUDONYM:
-            rc = pgkms_pseudonym(&c->searcher, &ref, tmk, c->purpose, c->purpose_len, in, inlen, ps,
-                                 &st);
+            rc = pgkms_search_pseudonym(&c->searcher, &ref, tmk, c->purpose, c->purpose_len, in,
+                                        inlen, ps, &st);
             if (rc == PGKMS_OK)
                 memcpy(out, ps, PGKMS_PSEUDONYM_LEN);
             break;
@@ -317,7 +317,7 @@ static int ac_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
         rc =
             pgkms_keyset_material(&key->ks, rec, env.key_version, pgkms_monotonic_now(), &tmk, &st);
     if (rc == PGKMS_OK && env.alg == PGKMS_ALG_SIV_DATA)
-        rc = pgkms_det_open(&c->searcher, &env, tmk, c->context, c->context_len, out, &st);
+        rc = pgkms_search_det_open(&c->searcher, &env, tmk, c->context, c->context_len, out, &st);
     else if (rc == PGKMS_OK)
         rc = pgkms_sealer_open(&c->sealer, &env, tmk, c->context, c->context_len, out, &st);
     CRYPTO_THREAD_unlock(key->lock);
@@ -362,7 +362,7 @@ static int ac_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         } else if (!OSSL_PARAM_get_octet_string_ptr(p, &v, &len)) {
             return 0;
         }
-        if (pgkms_purpose_validate(v, len, &st) != PGKMS_OK) {
+        if (pgkms_search_purpose_validate(v, len, &st) != PGKMS_OK) {
             pgkms_prov_raise(c->provctx, &st);
             return 0;
         }
@@ -373,8 +373,7 @@ static int ac_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         int bits = 0;
         pgkms_status st;
 
-        if (!OSSL_PARAM_get_int(p, &bits) ||
-            pgkms_blind_index_bits_validate(bits, &st) != PGKMS_OK) {
+        if (!OSSL_PARAM_get_int(p, &bits) || pgkms_search_bits_validate(bits, &st) != PGKMS_OK) {
             pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT,
                                   "kms-bits must be a multiple of 8 from %d to %d",
                                   PGKMS_BLIND_INDEX_MIN_BITS, PGKMS_BLIND_INDEX_MAX_BITS);

@@ -45,7 +45,7 @@ static void fuzz_value(const uint8_t *data, size_t size)
         pgkms_searcher ds;
 
         pgkms_searcher_init(&ds, &crypto);
-        if (pgkms_det_open(&ds, &env, tmk, NULL, 0, pt, NULL) == PGKMS_OK)
+        if (pgkms_search_det_open(&ds, &env, tmk, NULL, 0, pt, NULL) == PGKMS_OK)
             abort();
         pgkms_searcher_cleanup(&ds);
     } else {

@@ -50,15 +50,15 @@ static void check_vectors(void)
             pgkms_searcher ds;
 
             pgkms_searcher_init(&ds, &crypto);
-            CHECK(pgkms_det_seal(&ds, &key, tmk, ctx, cl, pt, pl, out, NULL) == PGKMS_OK);
+            CHECK(pgkms_search_det_seal(&ds, &key, tmk, ctx, cl, pt, pl, out, NULL) == PGKMS_OK);
             CHECK_MSG(vl == pl + PGKMS_DET_OVERHEAD && memcmp(out, value, vl) == 0, "vector %s",
                       t_field(line, "name", buf, sizeof(buf)));
             CHECK(pgkms_format_parse(value, vl, &env, NULL) == PGKMS_OK);
             CHECK(env.alg == alg && env.key_version == 1 && env.dek_id == 0 && dek_id == 0);
-            CHECK(pgkms_det_open(&ds, &env, tmk, ctx, cl, opened, NULL) == PGKMS_OK &&
+            CHECK(pgkms_search_det_open(&ds, &env, tmk, ctx, cl, opened, NULL) == PGKMS_OK &&
                   memcmp(opened, pt, pl) == 0);
-            CHECK(pgkms_det_open(&ds, &env, tmk, (const uint8_t *)"other", 5, opened, NULL) ==
-                  PGKMS_E_AUTH_FAILED);
+            CHECK(pgkms_search_det_open(&ds, &env, tmk, (const uint8_t *)"other", 5, opened,
+                                        NULL) == PGKMS_E_AUTH_FAILED);
             pgkms_searcher_cleanup(&ds);
             det++;
         } else {

@@ -211,25 +211,27 @@ static void check_det_values(void)
 
     pgkms_searcher_init(&s, &crypto);
     pgkms_searcher_init(&fresh, &crypto);
-    CHECK(pgkms_det_seal(&s, &key, tmk, (const uint8_t *)"ctx", 3, phone, 11, a, NULL) == PGKMS_OK);
-    CHECK(pgkms_det_seal(&fresh, &key, tmk, (const uint8_t *)"ctx", 3, phone, 11, b, NULL) ==
+    CHECK(pgkms_search_det_seal(&s, &key, tmk, (const uint8_t *)"ctx", 3, phone, 11, a, NULL) ==
+          PGKMS_OK);
+    CHECK(pgkms_search_det_seal(&fresh, &key, tmk, (const uint8_t *)"ctx", 3, phone, 11, b, NULL) ==
           PGKMS_OK);
     CHECK(memcmp(a, b, sizeof(a)) == 0); /* same input, same bytes, in any process */
     CHECK(a[3] == PGKMS_ALG_SIV_DATA && all_zero(a + 16, 4) && pgkms_load_be32(a + 12) == 1);
-    CHECK(pgkms_det_seal(&s, &key, tmk, (const uint8_t *)"ctx2", 4, phone, 11, b, NULL) ==
+    CHECK(pgkms_search_det_seal(&s, &key, tmk, (const uint8_t *)"ctx2", 4, phone, 11, b, NULL) ==
               PGKMS_OK &&
           memcmp(a, b, sizeof(a)) != 0);
-    CHECK(pgkms_det_seal(&s, &key, tmk, NULL, 0, phone, 11, b, NULL) == PGKMS_OK &&
+    CHECK(pgkms_search_det_seal(&s, &key, tmk, NULL, 0, phone, 11, b, NULL) == PGKMS_OK &&
           memcmp(a, b, sizeof(a)) != 0);
-    CHECK(pgkms_det_seal(&s, &v2, tmk, (const uint8_t *)"ctx", 3, phone, 11, b, NULL) == PGKMS_OK &&
+    CHECK(pgkms_search_det_seal(&s, &v2, tmk, (const uint8_t *)"ctx", 3, phone, 11, b, NULL) ==
+              PGKMS_OK &&
           memcmp(a + 20, b + 20, sizeof(a) - 20) != 0);
-    CHECK(pgkms_det_seal(&fresh, &key, other_tmk, (const uint8_t *)"ctx", 3, phone, 11, b, NULL) ==
-              PGKMS_OK &&
+    CHECK(pgkms_search_det_seal(&fresh, &key, other_tmk, (const uint8_t *)"ctx", 3, phone, 11, b,
+                                NULL) == PGKMS_OK &&
           memcmp(a, b, sizeof(a)) == 0); /* cached per key reference: the tmk is not re-read */
     pgkms_searcher_cleanup(&fresh);
     pgkms_searcher_init(&fresh, &crypto);
-    CHECK(pgkms_det_seal(&fresh, &key, other_tmk, (const uint8_t *)"ctx", 3, phone, 11, b, NULL) ==
-              PGKMS_OK &&
+    CHECK(pgkms_search_det_seal(&fresh, &key, other_tmk, (const uint8_t *)"ctx", 3, phone, 11, b,
+                                NULL) == PGKMS_OK &&
           memcmp(a + 20, b + 20, sizeof(a) - 20) != 0);
     pgkms_searcher_cleanup(&fresh);
 
@@ -250,18 +252,18 @@ static void check_det_values(void)
 
     /* Opening, and every flipped bit refused with nothing released. */
     CHECK(pgkms_format_parse(a, sizeof(a), &env, NULL) == PGKMS_OK);
-    CHECK(pgkms_det_open(&s, &env, tmk, (const uint8_t *)"ctx", 3, pt, NULL) == PGKMS_OK &&
+    CHECK(pgkms_search_det_open(&s, &env, tmk, (const uint8_t *)"ctx", 3, pt, NULL) == PGKMS_OK &&
           memcmp(pt, phone, 11) == 0);
-    CHECK(pgkms_det_open(&s, &env, tmk, (const uint8_t *)"ctx\0", 4, pt, &st) ==
+    CHECK(pgkms_search_det_open(&s, &env, tmk, (const uint8_t *)"ctx\0", 4, pt, &st) ==
           PGKMS_E_AUTH_FAILED);
-    CHECK(pgkms_det_open(&s, &env, tmk, NULL, 0, pt, &st) == PGKMS_E_AUTH_FAILED);
+    CHECK(pgkms_search_det_open(&s, &env, tmk, NULL, 0, pt, &st) == PGKMS_E_AUTH_FAILED);
     for (size_t i = 0; i < sizeof(a); i++) {
         memcpy(bad, a, sizeof(a));
         bad[i] ^= 0x01;
         if (pgkms_format_parse(bad, sizeof(bad), &env, &st) != PGKMS_OK)
             continue;
         memset(pt, 0xAA, sizeof(pt));
-        CHECK_MSG(pgkms_det_open(&s, &env, tmk, (const uint8_t *)"ctx", 3, pt, &st) ==
+        CHECK_MSG(pgkms_search_det_open(&s, &env, tmk, (const uint8_t *)"ctx", 3, pt, &st) ==
                           PGKMS_E_AUTH_FAILED &&
                       all_zero(pt, 11),
                   "flipped byte %zu", i);
@@ -281,9 +283,9 @@ static void check_det_values(void)
         pgkms_key_ref k = key;
 
         k.version = v;
-        CHECK(pgkms_det_seal(&s, &k, tmk, NULL, 0, phone, 11, b, NULL) == PGKMS_OK);
+        CHECK(pgkms_search_det_seal(&s, &k, tmk, NULL, 0, phone, 11, b, NULL) == PGKMS_OK);
         CHECK(pgkms_format_parse(b, sizeof(b), &env, NULL) == PGKMS_OK &&
-              pgkms_det_open(&s, &env, tmk, NULL, 0, pt, NULL) == PGKMS_OK &&
+              pgkms_search_det_open(&s, &env, tmk, NULL, 0, pt, NULL) == PGKMS_OK &&
               memcmp(pt, phone, 11) == 0);
     }
     pgkms_searcher_cleanup(&s);
@@ -328,8 +330,8 @@ static void check_search_vectors(void)
                     nl = pgkms_search_normalize(value, vl, norm);
                 else if (vl > 0)
                     memcpy(norm, value, vl);
-                CHECK(pgkms_blind_index(&s, &key, tmk, purpose, pl, bits, norm, nl, got, NULL) ==
-                          PGKMS_OK &&
+                CHECK(pgkms_search_blind_index(&s, &key, tmk, purpose, pl, bits, norm, nl, got,
+                                               NULL) == PGKMS_OK &&
                       ol == (size_t)bits / 8 && memcmp(got, out, ol) == 0);
                 free(norm);
                 free(out);
@@ -337,7 +339,7 @@ static void check_search_vectors(void)
             } else {
                 char ps[PGKMS_PSEUDONYM_LEN + 1];
 
-                CHECK(pgkms_pseudonym(&s, &key, tmk, purpose, pl, value, vl, ps, NULL) ==
+                CHECK(pgkms_search_pseudonym(&s, &key, tmk, purpose, pl, value, vl, ps, NULL) ==
                           PGKMS_OK &&
                       strcmp(ps, t_field(line, "out", buf, sizeof(buf))) == 0);
                 pseudo++;
@@ -359,18 +361,19 @@ static void check_search_vectors(void)
 
         memset(big, 'p', sizeof(big));
         for (size_t i = 0; i < sizeof(bad_bits) / sizeof(bad_bits[0]); i++)
-            CHECK_MSG(pgkms_blind_index(&s, &key, tmk, (const uint8_t *)"p", 1, bad_bits[i],
-                                        (const uint8_t *)"x", 1, out,
-                                        &st) == PGKMS_E_INVALID_ARGUMENT,
+            CHECK_MSG(pgkms_search_blind_index(&s, &key, tmk, (const uint8_t *)"p", 1, bad_bits[i],
+                                               (const uint8_t *)"x", 1, out,
+                                               &st) == PGKMS_E_INVALID_ARGUMENT,
                       "bits %d", bad_bits[i]);
-        CHECK(pgkms_blind_index(&s, &key, tmk, (const uint8_t *)"", 0, 64, (const uint8_t *)"x", 1,
-                                out, &st) == PGKMS_E_INVALID_ARGUMENT);
-        CHECK(pgkms_blind_index(&s, &key, tmk, big, sizeof(big), 64, (const uint8_t *)"x", 1, out,
-                                &st) == PGKMS_E_INVALID_ARGUMENT);
-        CHECK(pgkms_blind_index(&s, &key, tmk, big, sizeof(big) - 1, 64, (const uint8_t *)"x", 1,
-                                out, &st) == PGKMS_OK);
-        CHECK(pgkms_pseudonym(&s, &key, tmk, (const uint8_t *)"", 0, (const uint8_t *)"x", 1, ps,
-                              &st) == PGKMS_E_INVALID_ARGUMENT);
+        CHECK(pgkms_search_blind_index(&s, &key, tmk, (const uint8_t *)"", 0, 64,
+                                       (const uint8_t *)"x", 1, out,
+                                       &st) == PGKMS_E_INVALID_ARGUMENT);
+        CHECK(pgkms_search_blind_index(&s, &key, tmk, big, sizeof(big), 64, (const uint8_t *)"x", 1,
+                                       out, &st) == PGKMS_E_INVALID_ARGUMENT);
+        CHECK(pgkms_search_blind_index(&s, &key, tmk, big, sizeof(big) - 1, 64,
+                                       (const uint8_t *)"x", 1, out, &st) == PGKMS_OK);
+        CHECK(pgkms_search_pseudonym(&s, &key, tmk, (const uint8_t *)"", 0, (const uint8_t *)"x", 1,
+                                     ps, &st) == PGKMS_E_INVALID_ARGUMENT);
         /* Kinds, purposes and key versions give unrelated outputs. */
         {
             uint8_t a[32], b[32];
@@ -378,18 +381,18 @@ static void check_search_vectors(void)
             char p1[PGKMS_PSEUDONYM_LEN + 1], p2[PGKMS_PSEUDONYM_LEN + 1];
 
             k2.version = 2;
-            CHECK(pgkms_blind_index(&s, &key, tmk, (const uint8_t *)"a", 1, 256,
-                                    (const uint8_t *)"x", 1, a, NULL) == PGKMS_OK);
-            CHECK(pgkms_blind_index(&s, &k2, tmk, (const uint8_t *)"a", 1, 256,
-                                    (const uint8_t *)"x", 1, b, NULL) == PGKMS_OK &&
+            CHECK(pgkms_search_blind_index(&s, &key, tmk, (const uint8_t *)"a", 1, 256,
+                                           (const uint8_t *)"x", 1, a, NULL) == PGKMS_OK);
+            CHECK(pgkms_search_blind_index(&s, &k2, tmk, (const uint8_t *)"a", 1, 256,
+                                           (const uint8_t *)"x", 1, b, NULL) == PGKMS_OK &&
                   memcmp(a, b, 32) != 0);
-            CHECK(pgkms_blind_index(&s, &key, tmk, (const uint8_t *)"b", 1, 256,
-                                    (const uint8_t *)"x", 1, b, NULL) == PGKMS_OK &&
+            CHECK(pgkms_search_blind_index(&s, &key, tmk, (const uint8_t *)"b", 1, 256,
+                                           (const uint8_t *)"x", 1, b, NULL) == PGKMS_OK &&
                   memcmp(a, b, 32) != 0);
-            CHECK(pgkms_pseudonym(&s, &key, tmk, (const uint8_t *)"a", 1, (const uint8_t *)"x", 1,
-                                  p1, NULL) == PGKMS_OK);
-            CHECK(pgkms_pseudonym(&s, &key, tmk, (const uint8_t *)"b", 1, (const uint8_t *)"x", 1,
-                                  p2, NULL) == PGKMS_OK &&
+            CHECK(pgkms_search_pseudonym(&s, &key, tmk, (const uint8_t *)"a", 1,
+                                         (const uint8_t *)"x", 1, p1, NULL) == PGKMS_OK);
+            CHECK(pgkms_search_pseudonym(&s, &key, tmk, (const uint8_t *)"b", 1,
+                                         (const uint8_t *)"x", 1, p2, NULL) == PGKMS_OK &&
                   strcmp(p1, p2) != 0 && strncmp(p1, "ps_", 3) == 0 &&
                   strlen(p1) == PGKMS_PSEUDONYM_LEN);
         }

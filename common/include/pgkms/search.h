@@ -65,7 +65,7 @@ void pgkms_searcher_init(pgkms_searcher *s, const pgkms_crypto *crypto);
 void pgkms_searcher_cleanup(pgkms_searcher *s);
 
 /* The 64-byte AES-256-SIV key of (key, tmk): HKDF with its own label (docs/format.md). */
-pgkms_code pgkms_det_key_derive(OSSL_LIB_CTX *libctx, const pgkms_key_ref *key, const uint8_t *tmk,
+pgkms_code pgkms_search_det_key(OSSL_LIB_CTX *libctx, const pgkms_key_ref *key, const uint8_t *tmk,
                                 uint8_t out[PGKMS_SIV_KEY_LEN], pgkms_status *st) PGKMS_MUST_CHECK;
 
 /*
@@ -73,32 +73,32 @@ pgkms_code pgkms_det_key_derive(OSSL_LIB_CTX *libctx, const pgkms_key_ref *key, 
  * same for the same key, context and plaintext. context (may be NULL/0) is authenticated
  * but not stored.
  */
-pgkms_code pgkms_det_seal(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
-                          const uint8_t *context, size_t context_len, const uint8_t *pt, size_t len,
-                          uint8_t *out, pgkms_status *st) PGKMS_MUST_CHECK;
+pgkms_code pgkms_search_det_seal(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
+                                 const uint8_t *context, size_t context_len, const uint8_t *pt,
+                                 size_t len, uint8_t *out, pgkms_status *st) PGKMS_MUST_CHECK;
 
 /* Opens a parsed deterministic value whose key is tmk; pt gets env->ciphertext_len bytes, or
  * is wiped on failure. */
-pgkms_code pgkms_det_open(pgkms_searcher *s, const pgkms_envelope *env, const uint8_t *tmk,
-                          const uint8_t *context, size_t context_len, uint8_t *pt,
-                          pgkms_status *st) PGKMS_MUST_CHECK;
+pgkms_code pgkms_search_det_open(pgkms_searcher *s, const pgkms_envelope *env, const uint8_t *tmk,
+                                 const uint8_t *context, size_t context_len, uint8_t *pt,
+                                 pgkms_status *st) PGKMS_MUST_CHECK;
 
 /* Checks a purpose (1 to PGKMS_PURPOSE_MAX bytes) and a blind index length in bits. */
-pgkms_code pgkms_purpose_validate(const uint8_t *purpose, size_t len,
-                                  pgkms_status *st) PGKMS_MUST_CHECK;
-pgkms_code pgkms_blind_index_bits_validate(int bits, pgkms_status *st) PGKMS_MUST_CHECK;
+pgkms_code pgkms_search_purpose_validate(const uint8_t *purpose, size_t len,
+                                         pgkms_status *st) PGKMS_MUST_CHECK;
+pgkms_code pgkms_search_bits_validate(int bits, pgkms_status *st) PGKMS_MUST_CHECK;
 
 /* The first bits/8 bytes of HMAC-SHA256 of value under the blind index key of purpose. */
-pgkms_code pgkms_blind_index(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
-                             const uint8_t *purpose, size_t purpose_len, int bits,
-                             const uint8_t *value, size_t len, uint8_t *out,
-                             pgkms_status *st) PGKMS_MUST_CHECK;
+pgkms_code pgkms_search_blind_index(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
+                                    const uint8_t *purpose, size_t purpose_len, int bits,
+                                    const uint8_t *value, size_t len, uint8_t *out,
+                                    pgkms_status *st) PGKMS_MUST_CHECK;
 
 /* The pseudonym of value for purpose: PGKMS_PSEUDONYM_LEN characters and a NUL. */
-pgkms_code pgkms_pseudonym(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
-                           const uint8_t *purpose, size_t purpose_len, const uint8_t *value,
-                           size_t len, char out[PGKMS_PSEUDONYM_LEN + 1],
-                           pgkms_status *st) PGKMS_MUST_CHECK;
+pgkms_code pgkms_search_pseudonym(pgkms_searcher *s, const pgkms_key_ref *key, const uint8_t *tmk,
+                                  const uint8_t *purpose, size_t purpose_len, const uint8_t *value,
+                                  size_t len, char out[PGKMS_PSEUDONYM_LEN + 1],
+                                  pgkms_status *st) PGKMS_MUST_CHECK;
 
 /*
  * Normalisation for blind indexes: ASCII letters lower-cased, leading and trailing ASCII
