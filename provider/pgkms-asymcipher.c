@@ -30,7 +30,7 @@ typedef struct cipher_ctx {
     uint8_t purpose[PGKMS_PURPOSE_MAX]; /* kms-purpose, "default" unless set */
     size_t purpose_len;
     int bits;      /* kms-bits: length of a blind index, 256 unless set */
-    int normalize; /* kms-normalize: blind index of the normalised value */
+    int canonical; /* kms-canonical: blind index of the canonical form of the value */
     int sealer_ready;
     pgkms_sealer sealer;
     pgkms_searcher searcher;
@@ -175,7 +175,7 @@ static pgkms_code encrypt_version(const cipher_ctx *c, const pgkms_key_record *r
     return PGKMS_OK;
 }
 
-/* Blind index of in, normalised first if kms-normalize is set. */
+/* Blind index of in, or with kms-canonical of its canonical form. */
 static pgkms_code blind_index(cipher_ctx *c, const pgkms_key_ref *ref, const uint8_t *tmk,
                               const uint8_t *in, size_t inlen, uint8_t *out, pgkms_status *st)
 {
@@ -183,7 +183,7 @@ static pgkms_code blind_index(cipher_ctx *c, const pgkms_key_ref *ref, const uin
     size_t len;
     pgkms_code rc;
 
-    if (!c->normalize)
+    if (!c->canonical)
         return pgkms_search_blind_index(&c->searcher, ref, tmk, c->purpose, c->purpose_len, c->bits,
                                         in, inlen, out, st);
     if ((norm = malloc(inlen ? inlen : 1)) == NULL)
@@ -381,15 +381,15 @@ static int ac_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         }
         c->bits = bits;
     }
-    if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_NORMALIZE)) != NULL) {
-        int normalize = 0;
+    if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_CANONICAL)) != NULL) {
+        int canonical = 0;
 
-        if (!OSSL_PARAM_get_int(p, &normalize) || (normalize != 0 && normalize != 1)) {
+        if (!OSSL_PARAM_get_int(p, &canonical) || (canonical != 0 && canonical != 1)) {
             pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT,
-                                  "kms-normalize must be 0 or 1");
+                                  "kms-canonical must be 0 or 1");
             return 0;
         }
-        c->normalize = normalize;
+        c->canonical = canonical;
     }
     if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_MAX_INPUT)) != NULL) {
         size_t max;
@@ -438,7 +438,7 @@ static const OSSL_PARAM *ac_settable_ctx_params(void *vctx, void *provctx)
                                           OSSL_PARAM_octet_string(PGKMS_PARAM_CONTEXT, NULL, 0),
                                           OSSL_PARAM_octet_string(PGKMS_PARAM_PURPOSE, NULL, 0),
                                           OSSL_PARAM_int(PGKMS_PARAM_BITS, NULL),
-                                          OSSL_PARAM_int(PGKMS_PARAM_NORMALIZE, NULL),
+                                          OSSL_PARAM_int(PGKMS_PARAM_CANONICAL, NULL),
                                           OSSL_PARAM_END};
 
     (void)vctx;

@@ -27,8 +27,8 @@
 /* octet/utf8: 1-255 bytes naming what a blind index or pseudonym is for ("default") */
 #define PGKMS_PARAM_PURPOSE "kms-purpose"
 #define PGKMS_PARAM_BITS    "kms-bits" /* int: blind index length, 32-256, a multiple of 8 */
-/* int 0/1: blind index of the value lower-cased (ASCII), trimmed, white space collapsed */
-#define PGKMS_PARAM_NORMALIZE "kms-normalize"
+/* int 0/1: blind index of the canonical form: ASCII lower case, white space trimmed, collapsed */
+#define PGKMS_PARAM_CANONICAL "kms-canonical"
 /* size_t: raise the 64 MiB input limit (for callers that hold inputs whole anyway) */
 #define PGKMS_PARAM_MAX_INPUT "kms-max-input"
 

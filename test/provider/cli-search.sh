@@ -74,9 +74,9 @@ expect_fail "an empty purpose" "purpose must be 1 to 255 bytes" \
 expect_fail "a 256-byte purpose" "purpose must be 1 to 255 bytes" \
     ossl pkeyutl $P -encrypt -inkey 'kms:tenant=acme' -pkeyopt kms-op:pseudonym \
     -pkeyopt "kms-purpose:$(printf 'p%.0s' $(seq 256))" -in "$T/phone" -out "$T/o"
-expect_fail "kms-normalize:2" "kms-normalize must be 0 or 1" \
+expect_fail "kms-canonical:2" "kms-canonical must be 0 or 1" \
     ossl pkeyutl $P -encrypt -inkey 'kms:tenant=acme' -pkeyopt kms-op:blind-index \
-    -pkeyopt kms-normalize:2 -in "$T/phone" -out "$T/o"
+    -pkeyopt kms-canonical:2 -in "$T/phone" -out "$T/o"
 expect_fail "an unknown kms-op" "kms-op must be" \
     ossl pkeyutl $P -encrypt -inkey 'kms:tenant=acme' -pkeyopt kms-op:hash -in "$T/phone" \
     -out "$T/o"
@@ -103,7 +103,7 @@ while read -r line; do
     if [ "$kind" = blind ]; then
         opts=(-pkeyopt kms-op:blind-index -pkeyopt "hexkms-purpose:$purpose"
             -pkeyopt "kms-bits:$(sed 's/.* bits=\([^ ]*\).*/\1/' <<<"$line")"
-            -pkeyopt "kms-normalize:$(sed 's/.* normalize=\([^ ]*\).*/\1/' <<<"$line")")
+            -pkeyopt "kms-canonical:$(sed 's/.* canonical=\([^ ]*\).*/\1/' <<<"$line")")
         got=$(ossl pkeyutl $P -encrypt -inkey 'kms:tenant=acme' "${opts[@]}" -in "$T/v" | xxd -p |
             tr -d '\n')
     else

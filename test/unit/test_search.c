@@ -321,12 +321,12 @@ static void check_search_vectors(void)
             value = t_hex_field(line, "value", &vl);
             if (strcmp(kind, "blind") == 0) {
                 int bits = atoi(t_field(line, "bits", buf, sizeof(buf)));
-                int normalize = atoi(t_field(line, "normalize", buf, sizeof(buf)));
+                int canonical = atoi(t_field(line, "canonical", buf, sizeof(buf)));
                 size_t nl = vl;
 
                 out = t_hex_field(line, "out", &ol);
                 norm = malloc(vl + 1);
-                if (normalize)
+                if (canonical)
                     nl = pgkms_search_normalize(value, vl, norm);
                 else if (vl > 0)
                     memcpy(norm, value, vl);

@@ -126,7 +126,7 @@ def seal_det(version, context, pt):
     return header + aes_siv(key, aad, pt)
 
 
-def normalize(value):  # ASCII lower case, ASCII white space trimmed and collapsed
+def canonical(value):  # ASCII lower case, ASCII white space trimmed and collapsed
     words = value.translate(bytes.maketrans(b"\t\n\v\f\r", b"     ")).split(b" ")
     return b" ".join(w for w in words if w).lower()
 
@@ -136,8 +136,9 @@ def search_mac(label, purpose, value):
     return hmac256(key, value)
 
 
-def blind_index(purpose, bits, value, norm):
-    return search_mac(b"pgkms blind index v1", purpose, normalize(value) if norm else value)[:bits // 8]
+def blind_index(purpose, bits, value, canon):
+    mac = search_mac(b"pgkms blind index v1", purpose, canonical(value) if canon else value)
+    return mac[:bits // 8]
 
 
 def pseudonym(purpose, value):
@@ -156,7 +157,7 @@ DET_CASES = [
 ]
 
 BLIND_CASES = [
-    # purpose, bits, normalize, value
+    # purpose, bits, canonical form, value
     (b"default", 256, False, b"13812345678"),
     (b"default", 32, False, b"13812345678"),
     (b"default", 64, False, b""),
@@ -247,17 +248,18 @@ def main():
         f.write("# pgkms blind indexes and pseudonyms (docs/format.md), written by\n")
         f.write("# gen_format_vectors.py under the tenant key of format_vectors.txt, version 1.\n")
         f.write("# purpose and value are hex; out is hex (blind) or the pseudonym's text.\n")
-        for purpose, bits, norm, value in BLIND_CASES:
-            f.write(f"kind=blind purpose={purpose.hex()} bits={bits} normalize={int(norm)} "
+        for purpose, bits, canon, value in BLIND_CASES:
+            f.write(f"kind=blind purpose={purpose.hex()} bits={bits} canonical={int(canon)} "
                     f"value={value.hex() or '-'} "
-                    f"out={blind_index(purpose, bits, value, norm).hex()}\n")
+                    f"out={blind_index(purpose, bits, value, canon).hex()}\n")
         for purpose, value in PSEUDONYM_CASES:
             f.write(f"kind=pseudonym purpose={purpose.hex()} value={value.hex() or '-'} "
                     f"out={pseudonym(purpose, value)}\n")
     with open(os.path.join(out, "aes256siv_kat.txt"), "w") as f:
-        f.write("# AES-256-SIV (RFC 5297, 512-bit key, one AD component) known answers, written by\n")
-        f.write("# gen_format_vectors.py from the RFC on raw AES blocks (checked against RFC 5297\n")
-        f.write("# appendix A.1 and cryptography's AESSIV). out = SIV (16 bytes) || ciphertext.\n")
+        f.write("# AES-256-SIV (RFC 5297, 512-bit key, one AD component) known answers,\n")
+        f.write("# written by gen_format_vectors.py from the RFC on raw AES blocks (checked\n")
+        f.write("# against RFC 5297 appendix A.1 and cryptography's AESSIV).\n")
+        f.write("# out = SIV (16 bytes) || ciphertext.\n")
         f.writelines(siv_kat_lines())
     return 0
 
