@@ -394,8 +394,11 @@ static int ac_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_MAX_INPUT)) != NULL) {
         size_t max;
 
-        if (!OSSL_PARAM_get_size_t(p, &max) || max > PGKMS_MAX_PLAINTEXT)
+        if (!OSSL_PARAM_get_size_t(p, &max) || max > PGKMS_MAX_PLAINTEXT) {
+            pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT,
+                                  "kms-max-input must be at most %zu", PGKMS_MAX_PLAINTEXT);
             return 0;
+        }
         c->max_input = max;
     }
     if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_CONTEXT)) != NULL) {
