@@ -124,6 +124,29 @@ static void require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
                 (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", name)));
 }
 
+/*
+ * The cache entry whose key computes for the acting tenant (argument 1 or kms.tenant): the key
+ * named by argument key_argno (alias or id), else the tenant's default key, created on first
+ * use. Another tenant's key, named by its id, is used only under an Encrypt grant for ctx, as
+ * in kms.encrypt.
+ */
+static pgkms_tenant_entry *entry_for(FunctionCallInfo fcinfo, int key_argno, const char *ctx,
+                                     size_t ctx_len, const char **acting)
+{
+    const char *tenant, *key, *owner;
+    uint8_t ref[PGKMS_KEY_REF_LEN];
+
+    pgkms_cache_flush_if_stale();
+    tenant = *acting = pgkms_acting_tenant_arg(fcinfo, 1);
+    key = pgkms_text_arg(fcinfo, key_argno);
+    if (key != NULL && (owner = pgkms_cache_key_owner(key, ref)) != NULL &&
+        strcmp(owner, tenant) != 0) {
+        pgkms_grants_require(ref, owner, tenant, PGKMS_OP_ENCRYPT, ctx, ctx_len);
+        tenant = owner;
+    }
+    return pgkms_cache_tenant(tenant, key, true);
+}
+
 /* SQL: kms.encrypt_det(plaintext text|bytea, tenant text, context text, key text)
  * returns kms.encrypted */
 PG_FUNCTION_INFO_V1(pgkms_encrypt_det);
@@ -132,8 +155,7 @@ Datum pgkms_encrypt_det(PG_FUNCTION_ARGS)
     text *pt;
     pgkms_tenant_entry *e;
     search_ctx *c;
-    const char *tenant, *acting, *key, *owner, *ctx;
-    uint8_t ref[PGKMS_KEY_REF_LEN];
+    const char *acting, *ctx;
     size_t len, ctx_len, out_len;
     bytea *out;
 
@@ -144,17 +166,8 @@ Datum pgkms_encrypt_det(PG_FUNCTION_ARGS)
     if (len > MaxAllocSize - VARHDRSZ - PGKMS_DET_OVERHEAD)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("value of %zu bytes is too large to encrypt", len)));
-    pgkms_cache_flush_if_stale();
-    tenant = acting = pgkms_acting_tenant_arg(fcinfo, 1);
-    key = pgkms_text_arg(fcinfo, 3);
     pgkms_context_arg(fcinfo, 2, &ctx, &ctx_len);
-    /* Another tenant's key, named by its id, encrypts only under a grant (as kms.encrypt). */
-    if (key != NULL && (owner = pgkms_cache_key_owner(key, ref)) != NULL &&
-        strcmp(owner, tenant) != 0) {
-        pgkms_grants_require(ref, owner, tenant, PGKMS_OP_ENCRYPT, ctx, ctx_len);
-        tenant = owner;
-    }
-    e = pgkms_cache_tenant(tenant, key, true);
+    e = entry_for(fcinfo, 3, ctx, ctx_len, &acting);
     c = ctx_of(e, pick_det, "det");
     if (!pgkms_set_context(c->ctx, &c->set, &c->buf, &c->len, ctx, ctx_len))
         pgkms_ereport_ossl("could not set the encryption context");
@@ -168,9 +181,8 @@ Datum pgkms_encrypt_det(PG_FUNCTION_ARGS)
     PG_RETURN_BYTEA_P(out);
 }
 
-/* The tenant entry for a blind index or pseudonym of the acting tenant's default key, and the
- * purpose (argument 2). */
-static pgkms_tenant_entry *mac_entry(FunctionCallInfo fcinfo, const char **acting,
+/* The purpose (argument 2) of a blind index or pseudonym, and the entry of its key. */
+static pgkms_tenant_entry *mac_entry(FunctionCallInfo fcinfo, int key_argno, const char **acting,
                                      const char **purpose, size_t *purpose_len)
 {
     text *p;
@@ -179,13 +191,11 @@ static pgkms_tenant_entry *mac_entry(FunctionCallInfo fcinfo, const char **actin
     p = PG_GETARG_TEXT_PP(2);
     *purpose = VARDATA_ANY(p);
     *purpose_len = VARSIZE_ANY_EXHDR(p);
-    pgkms_cache_flush_if_stale();
-    *acting = pgkms_acting_tenant_arg(fcinfo, 1);
-    return pgkms_cache_tenant(*acting, NULL, true);
+    return entry_for(fcinfo, key_argno, NULL, 0, acting);
 }
 
-/* SQL: kms.blind_index(value text, tenant text, purpose text, bits integer, canonical boolean)
- * returns bytea */
+/* SQL: kms.blind_index(value text, tenant text, purpose text, bits integer, canonical boolean,
+ *                      key text) returns bytea */
 PG_FUNCTION_INFO_V1(pgkms_blind_index);
 Datum pgkms_blind_index(PG_FUNCTION_ARGS)
 {
@@ -207,7 +217,7 @@ Datum pgkms_blind_index(PG_FUNCTION_ARGS)
     /* Checked here too, so that a bad argument fails before any key is touched. */
     if (pgkms_search_bits_validate(bits, &st) != PGKMS_OK)
         pgkms_ereport_status(&st);
-    e = mac_entry(fcinfo, &acting, &purpose, &purpose_len);
+    e = mac_entry(fcinfo, 5, &acting, &purpose, &purpose_len);
     c = ctx_of(e, pick_blind, "blind-index");
     set_mac_params(c, purpose, purpose_len, bits, PG_GETARG_BOOL(4) ? 1 : 0, true);
     out_len = (size_t)bits / 8;
@@ -219,7 +229,7 @@ Datum pgkms_blind_index(PG_FUNCTION_ARGS)
     PG_RETURN_BYTEA_P(out);
 }
 
-/* SQL: kms.pseudonym(value text, tenant text, purpose text) returns text */
+/* SQL: kms.pseudonym(value text, tenant text, purpose text, key text) returns text */
 PG_FUNCTION_INFO_V1(pgkms_pseudonym);
 Datum pgkms_pseudonym(PG_FUNCTION_ARGS)
 {
@@ -232,7 +242,7 @@ Datum pgkms_pseudonym(PG_FUNCTION_ARGS)
     if (PG_ARGISNULL(0))
         PG_RETURN_NULL();
     value = PG_GETARG_TEXT_PP(0);
-    e = mac_entry(fcinfo, &acting, &purpose, &purpose_len);
+    e = mac_entry(fcinfo, 3, &acting, &purpose, &purpose_len);
     c = ctx_of(e, pick_pseudonym, "pseudonym");
     set_mac_params(c, purpose, purpose_len, 0, 0, false);
     out = palloc(VARHDRSZ + out_len);

@@ -521,15 +521,15 @@ CREATE FUNCTION kms.encrypt_det(plaintext bytea, tenant text DEFAULT NULL,
     AS 'MODULE_PATHNAME', 'pgkms_encrypt_det' LANGUAGE C STABLE PARALLEL UNSAFE;
 -- HMAC-SHA256 under a key derived for the purpose, truncated to bits (32..256, multiples of 8);
 -- canonical: of the value's canonical form (ASCII lower case, white space trimmed and
--- collapsed).
+-- collapsed). key: as in kms.encrypt (NULL: the tenant's default key).
 CREATE FUNCTION kms.blind_index(value text, tenant text DEFAULT NULL,
                                 purpose text DEFAULT 'default', bits integer DEFAULT 256,
-                                canonical boolean DEFAULT false)
+                                canonical boolean DEFAULT false, key text DEFAULT NULL)
     RETURNS bytea
     AS 'MODULE_PATHNAME', 'pgkms_blind_index' LANGUAGE C STABLE PARALLEL UNSAFE;
 -- 'ps_' and 26 base32 characters (128 bits of HMAC-SHA256 under a key of its own).
 CREATE FUNCTION kms.pseudonym(value text, tenant text DEFAULT NULL,
-                              purpose text DEFAULT 'default')
+                              purpose text DEFAULT 'default', key text DEFAULT NULL)
     RETURNS text
     AS 'MODULE_PATHNAME', 'pgkms_pseudonym' LANGUAGE C STABLE PARALLEL UNSAFE;
 
