@@ -185,6 +185,16 @@ SELECT masked(sqlstate_of(format('SELECT kms.encrypt_det(%L, key => %L)', 'x', :
 SELECT masked(sqlstate_of(format('SELECT kms.blind_index(%L, key => %L)', 'x', :'other_kid')));
 SELECT masked(sqlstate_of(format('SELECT kms.pseudonym(%L, key => %L)', 'x', :'other_kid')));
 SELECT sqlstate_of($$SELECT kms.encrypt_det('x', key => 'no-such-key')$$);
+-- A disabled key neither computes nor decrypts searchable values; enabled again, it does.
+SELECT kms.encrypt_det('under second', key => 'second') AS second_det \gset
+SELECT key_id AS second_kid FROM kms.keys WHERE tenant = 'srch' AND alias = 'second' \gset
+SELECT kms.disable_key(:'second_kid');
+SELECT masked(sqlstate_of($$SELECT kms.encrypt_det('x', key => 'second')$$));
+SELECT masked(sqlstate_of($$SELECT kms.blind_index('x', key => 'second')$$));
+SELECT masked(sqlstate_of(format('SELECT kms.decrypt(%L::kms.encrypted)', :'second_det')));
+SELECT kms.enable_key(:'second_kid');
+SELECT kms.decrypt(:'second_det'), kms.encrypt_det('under second', key => 'second') = :'second_det'
+       AS same_again;
 -- A role limited to one tenant cannot compute another tenant's indexes or pseudonyms.
 CREATE ROLE srch_app;
 GRANT USAGE ON SCHEMA kms TO srch_app;
