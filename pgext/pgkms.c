@@ -200,7 +200,7 @@ static pgkms_tenant_entry *owner_of(const uint8_t *data, size_t len, pgkms_envel
 
     if (pgkms_format_parse(data, len, env, &st) != PGKMS_OK)
         pgkms_ereport_status(&st);
-    if (env->alg != PGKMS_ALG_GCM_DATA)
+    if (env->alg == PGKMS_ALG_GCM_KEYWRAP)
         ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
                         errmsg("value is a wrapped data key, not encrypted data")));
     pgkms_cache_flush_if_stale();
@@ -386,7 +386,8 @@ static Datum rewrap(FunctionCallInfo fcinfo, bool as_owning_tenant)
     authorize(e, &env, acting, PGKMS_OP_REENCRYPT, ctx, ctx_len);
     if (!pgkms_cache_key_of_ref(env.key_ref, key_id, &current))
         elog(ERROR, "key reference missing from the cache");
-    if (env.key_version == current)
+    /* Deterministic values stay under the key's search version, or lookups would miss them. */
+    if (env.key_version == current || env.alg == PGKMS_ALG_SIV_DATA)
         PG_RETURN_BYTEA_P(v);
     pt = open_value(e, data, len, &env, ctx, ctx_len, "rewrap", acting);
     pt_len = VARSIZE(pt) - VARHDRSZ;
@@ -439,7 +440,7 @@ Datum pgkms_needs_rewrap(PG_FUNCTION_ARGS)
     (void)owner_of((const uint8_t *)VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &env);
     if (!pgkms_cache_key_of_ref(env.key_ref, key_id, &current))
         elog(ERROR, "key reference missing from the cache");
-    PG_RETURN_BOOL(env.key_version != current);
+    PG_RETURN_BOOL(env.key_version != current && env.alg != PGKMS_ALG_SIV_DATA);
 }
 
 /* SQL: kms.create_key(tenant, alias, description, origin, keyring text) returns uuid */
@@ -560,4 +561,19 @@ Datum pgkms_export_keyring(PG_FUNCTION_ARGS)
     SET_VARSIZE(out, VARHDRSZ + len + 1);
     free(json);
     PG_RETURN_BYTEA_P(out);
+}
+
+const char *pgkms_acting_tenant_arg(FunctionCallInfo fcinfo, int argno)
+{
+    return acting_tenant(fcinfo, argno);
+}
+
+void pgkms_context_arg(FunctionCallInfo fcinfo, int argno, const char **ctx, size_t *len)
+{
+    context_arg(fcinfo, argno, ctx, len);
+}
+
+const char *pgkms_text_arg(FunctionCallInfo fcinfo, int argno)
+{
+    return key_arg(fcinfo, argno);
 }

@@ -43,6 +43,7 @@ static void free_entry(pgkms_tenant_entry *e)
 {
     EVP_PKEY_CTX_free(e->enc);
     EVP_PKEY_CTX_free(e->dec);
+    pgkms_search_free_entry(e);
     EVP_PKEY_free(e->pkey); /* the provider wipes unwrapped keys */
     free(e->enc_ctx);
     free(e->dec_ctx);

@@ -54,6 +54,59 @@ static bytea *seal_plaintext(const char *s, size_t len)
     return pgkms_seal(pgkms_session_tenant(), NULL, NULL, 0, s, len);
 }
 
+/* Deterministic columns: equal plaintexts must give equal bytes, or lookups miss rows. */
+static bytea *det_value(bytea *v)
+{
+    if (((const uint8_t *)VARDATA(v))[3] != PGKMS_ALG_SIV_DATA)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("a deterministic column stores only deterministic values"),
+                        errhint("Store plaintext, or a value made by kms.encrypt_det().")));
+    return v;
+}
+
+static bytea *seal_det(const char *s, size_t len)
+{
+    return pgkms_seal_det(pgkms_session_tenant(), s, len);
+}
+
+/* SQL: input function of kms.enc_*_det */
+PG_FUNCTION_INFO_V1(pgkms_column_det_in);
+Datum pgkms_column_det_in(PG_FUNCTION_ARGS)
+{
+    const char *s = PG_GETARG_CSTRING(0);
+    size_t len = strlen(s);
+    bytea *v = as_value_text(s, len);
+
+    PG_RETURN_BYTEA_P(v != NULL ? det_value(v) : seal_det(s, len));
+}
+
+/* SQL: receive function of kms.enc_*_det */
+PG_FUNCTION_INFO_V1(pgkms_column_det_recv);
+Datum pgkms_column_det_recv(PG_FUNCTION_ARGS)
+{
+    StringInfo buf = (StringInfo)PG_GETARG_POINTER(0);
+    bytea *v = as_value((const uint8_t *)buf->data + buf->cursor, buf->len - buf->cursor);
+    char *s;
+    int n;
+
+    if (v != NULL) {
+        buf->cursor = buf->len;
+        PG_RETURN_BYTEA_P(det_value(v));
+    }
+    s = pq_getmsgtext(buf, buf->len - buf->cursor, &n);
+    PG_RETURN_BYTEA_P(seal_det(s, (size_t)n));
+}
+
+/* SQL: assignment cast text -> kms.enc_*_det */
+PG_FUNCTION_INFO_V1(pgkms_column_det_from_text);
+Datum pgkms_column_det_from_text(PG_FUNCTION_ARGS)
+{
+    text *t = PG_GETARG_TEXT_PP(0);
+    bytea *v = as_value_text(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+
+    PG_RETURN_BYTEA_P(v != NULL ? det_value(v) : seal_det(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+}
+
 /* SQL: input function of kms.enc_* (cstring, oid, integer) */
 PG_FUNCTION_INFO_V1(pgkms_column_in);
 Datum pgkms_column_in(PG_FUNCTION_ARGS)

@@ -5,6 +5,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "utils/timestamp.h"
 
 #include <openssl/evp.h>
@@ -31,13 +32,16 @@ typedef struct pgkms_tenant_entry {
     /* Context last set on enc/dec, so unchanged contexts cost nothing per row. */
     int enc_ctx_set, dec_ctx_set;
     size_t enc_ctx_len, dec_ctx_len;
-    char *enc_ctx, *dec_ctx; /* malloc'ed copies */
+    char *enc_ctx, *dec_ctx;          /* malloc'ed copies */
+    struct pgkms_search_ctxs *search; /* pgkms_search.c: made on first use */
 } pgkms_tenant_entry;
 
 /* pgkms.c */
 /* Encrypts (data, len) as tenant acting, under key (alias or id; NULL: default key). */
 bytea *pgkms_seal(const char *acting, const char *key, const char *ctx, size_t ctx_len,
                   const char *data, size_t len);
+/* pgkms_search.c: deterministic encryption as tenant acting, default key, no context. */
+bytea *pgkms_seal_det(const char *acting, const char *data, size_t len);
 /* kms.tenant, checked against the current role (errors if unset or not allowed). */
 const char *pgkms_session_tenant(void);
 
@@ -63,6 +67,17 @@ void pgkms_cache_flush_if_stale(void);
 void pgkms_cache_mark_stale(void);
 int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_len,
                       const char *context, size_t context_len);
+
+/* pgkms_search.c: frees the entry's searchable encryption contexts. */
+void pgkms_search_free_entry(pgkms_tenant_entry *e);
+
+/* pgkms.c: arguments of SQL entry points, for the other files' entry points. */
+/* The tenant to act as: argument argno if given, else kms.tenant; the role must be allowed. */
+const char *pgkms_acting_tenant_arg(FunctionCallInfo fcinfo, int argno);
+/* Argument argno as a context (NULL/0 when absent or NULL). */
+void pgkms_context_arg(FunctionCallInfo fcinfo, int argno, const char **ctx, size_t *len);
+/* Argument argno as a C string (NULL when absent or NULL). */
+const char *pgkms_text_arg(FunctionCallInfo fcinfo, int argno);
 
 /* pgkms_keys.c: SPI as the owner of schema kms (callers need no rights on its tables). */
 typedef struct pgkms_spi_owner {

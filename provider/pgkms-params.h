@@ -24,7 +24,13 @@
 
 /* Asymmetric cipher context. */
 #define PGKMS_PARAM_CONTEXT "kms-context" /* octet/utf8: caller context bound as AAD */
-#define PGKMS_PARAM_OP      "kms-op"      /* utf8: "data" (default) or "wrap" */
+/* utf8: "data" (default), "wrap", "det", "blind-index" or "pseudonym" */
+#define PGKMS_PARAM_OP "kms-op"
+/* octet/utf8: 1-255 bytes naming what a blind index or pseudonym is for ("default") */
+#define PGKMS_PARAM_PURPOSE "kms-purpose"
+#define PGKMS_PARAM_BITS    "kms-bits" /* int: blind index length, 32-256, a multiple of 8 */
+/* int 0/1: blind index of the canonical form: ASCII lower case, white space trimmed, collapsed */
+#define PGKMS_PARAM_CANONICAL "kms-canonical"
 /* size_t: raise the 64 MiB input limit (for callers that hold inputs whole anyway) */
 #define PGKMS_PARAM_MAX_INPUT "kms-max-input"
 

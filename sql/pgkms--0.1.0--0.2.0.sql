@@ -642,3 +642,165 @@ END $$;
 CREATE FUNCTION kms.rotate_root(new_root_uri text DEFAULT NULL) RETURNS integer
     AS 'MODULE_PATHNAME', 'pgkms_rotate_root' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION kms.rotate_root(text) FROM PUBLIC;
+
+-- Searchable encryption (docs/searchable-encryption.md) -------------------------------------
+-- Deterministic values (AES-256-SIV, algorithm 3 of the value format), blind indexes and
+-- pseudonyms. All three use version 1 of the key, whatever its current version, so rotation
+-- never changes them and lookups keep matching. STABLE: the same arguments give the same
+-- result within a statement (keys change between statements), so an index can serve
+-- col = kms.encrypt_det(...). Like kms.encrypt they create the tenant's default key on first
+-- use, hence PARALLEL UNSAFE.
+CREATE FUNCTION kms.encrypt_det(plaintext text, tenant text DEFAULT NULL,
+                                context text DEFAULT NULL, key text DEFAULT NULL)
+    RETURNS kms.encrypted
+    AS 'MODULE_PATHNAME', 'pgkms_encrypt_det' LANGUAGE C STABLE PARALLEL UNSAFE;
+CREATE FUNCTION kms.encrypt_det(plaintext bytea, tenant text DEFAULT NULL,
+                                context text DEFAULT NULL, key text DEFAULT NULL)
+    RETURNS kms.encrypted
+    AS 'MODULE_PATHNAME', 'pgkms_encrypt_det' LANGUAGE C STABLE PARALLEL UNSAFE;
+-- HMAC-SHA256 under a key derived for the purpose, truncated to bits (32..256, multiples of 8);
+-- canonical: of the value's canonical form (ASCII lower case, white space trimmed and
+-- collapsed). key: as in kms.encrypt (NULL: the tenant's default key).
+CREATE FUNCTION kms.blind_index(value text, tenant text DEFAULT NULL,
+                                purpose text DEFAULT 'default', bits integer DEFAULT 256,
+                                canonical boolean DEFAULT false, key text DEFAULT NULL)
+    RETURNS bytea
+    AS 'MODULE_PATHNAME', 'pgkms_blind_index' LANGUAGE C STABLE PARALLEL UNSAFE;
+-- 'ps_' and 26 base32 characters (128 bits of HMAC-SHA256 under a key of its own).
+CREATE FUNCTION kms.pseudonym(value text, tenant text DEFAULT NULL,
+                              purpose text DEFAULT 'default', key text DEFAULT NULL)
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_pseudonym' LANGUAGE C STABLE PARALLEL UNSAFE;
+
+-- Equality of kms.encrypted is equality of its bytes (deterministic values: equal plaintext,
+-- context and key; randomized values: the same stored value). The order is the bytes' order,
+-- meaningless but fixed, so that btree and hash indexes, DISTINCT, GROUP BY and joins work.
+-- The operators live in schema kms: write col = ... with kms on the search_path, or
+-- col OPERATOR(kms.=) ... without it.
+CREATE FUNCTION kms.encrypted_eq(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'byteaeq' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_ne(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'byteane' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_lt(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'bytealt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_le(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'byteale' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_gt(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'byteagt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_ge(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'byteage' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_cmp(kms.encrypted, kms.encrypted) RETURNS integer
+    AS 'byteacmp' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_hash(kms.encrypted) RETURNS integer
+    AS 'hashvarlena' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_hash_extended(kms.encrypted, bigint) RETURNS bigint
+    AS 'hashvarlenaextended' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE OPERATOR kms.= (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_eq, COMMUTATOR = OPERATOR(kms.=), NEGATOR = OPERATOR(kms.<>),
+    RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+CREATE OPERATOR kms.<> (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_ne, COMMUTATOR = OPERATOR(kms.<>), NEGATOR = OPERATOR(kms.=),
+    RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR kms.< (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_lt, COMMUTATOR = OPERATOR(kms.>), NEGATOR = OPERATOR(kms.>=),
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR kms.<= (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_le, COMMUTATOR = OPERATOR(kms.>=), NEGATOR = OPERATOR(kms.>),
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR kms.> (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_gt, COMMUTATOR = OPERATOR(kms.<), NEGATOR = OPERATOR(kms.<=),
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+CREATE OPERATOR kms.>= (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_ge, COMMUTATOR = OPERATOR(kms.<=), NEGATOR = OPERATOR(kms.<),
+    RESTRICT = scalargesel, JOIN = scalargejoinsel);
+CREATE OPERATOR CLASS kms.encrypted_ops DEFAULT FOR TYPE kms.encrypted USING btree AS
+    OPERATOR 1 kms.<, OPERATOR 2 kms.<=, OPERATOR 3 kms.=, OPERATOR 4 kms.>=,
+    OPERATOR 5 kms.>,
+    FUNCTION 1 kms.encrypted_cmp(kms.encrypted, kms.encrypted),
+    FUNCTION 4 pg_catalog.btequalimage(oid); -- equal bytes are equal values: deduplication
+CREATE OPERATOR CLASS kms.encrypted_ops DEFAULT FOR TYPE kms.encrypted USING hash AS
+    OPERATOR 1 kms.=,
+    FUNCTION 1 kms.encrypted_hash(kms.encrypted),
+    FUNCTION 2 kms.encrypted_hash_extended(kms.encrypted, bigint);
+
+-- Deterministic transparent columns (docs/transparent-columns.md) ----------------------------
+-- kms.enc_<rule>_det: like kms.enc_<rule>, but plaintext is encrypted deterministically
+-- (kms.encrypt_det under kms.tenant), so `WHERE col = 'plaintext'` finds the row through a
+-- btree or hash index. Equality is byte equality; the order is meaningless but fixed.
+DO $do$
+DECLARE
+    rule text;
+BEGIN
+    FOREACH rule IN ARRAY ARRAY['text', 'name', 'phone', 'email', 'id_card', 'bank_card']
+    LOOP
+        EXECUTE format($sql$
+            CREATE TYPE kms.enc_%1$s_det;
+            CREATE FUNCTION kms.enc_%1$s_det_in(cstring, oid, integer) RETURNS kms.enc_%1$s_det
+                AS 'MODULE_PATHNAME', 'pgkms_column_det_in' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE FUNCTION kms.enc_%1$s_det_out(kms.enc_%1$s_det) RETURNS cstring
+                AS 'MODULE_PATHNAME', 'pgkms_encrypted_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+            CREATE FUNCTION kms.enc_%1$s_det_recv(internal, oid, integer) RETURNS kms.enc_%1$s_det
+                AS 'MODULE_PATHNAME', 'pgkms_column_det_recv' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE FUNCTION kms.enc_%1$s_det_send(kms.enc_%1$s_det) RETURNS bytea
+                AS 'MODULE_PATHNAME', 'pgkms_encrypted_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+            CREATE TYPE kms.enc_%1$s_det (
+                INPUT = kms.enc_%1$s_det_in, OUTPUT = kms.enc_%1$s_det_out,
+                RECEIVE = kms.enc_%1$s_det_recv, SEND = kms.enc_%1$s_det_send,
+                INTERNALLENGTH = VARIABLE, STORAGE = external);
+            COMMENT ON TYPE kms.enc_%1$s_det IS
+                'pgkms deterministic transparent encrypted column (masking rule %2$s)';
+            CREATE CAST (kms.enc_%1$s_det AS kms.encrypted) WITHOUT FUNCTION AS IMPLICIT;
+            CREATE CAST (kms.encrypted AS kms.enc_%1$s_det) WITHOUT FUNCTION AS ASSIGNMENT;
+            CREATE FUNCTION kms.enc_%1$s_det_from_text(text) RETURNS kms.enc_%1$s_det
+                AS 'MODULE_PATHNAME', 'pgkms_column_det_from_text' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE CAST (text AS kms.enc_%1$s_det) WITH FUNCTION kms.enc_%1$s_det_from_text(text) AS ASSIGNMENT;
+            CREATE FUNCTION kms.enc_%1$s_det_to_text(kms.enc_%1$s_det) RETURNS text
+                LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED
+                AS $f$ SELECT kms.reveal($1::kms.encrypted, %2$L) $f$;
+            CREATE CAST (kms.enc_%1$s_det AS text) WITH FUNCTION kms.enc_%1$s_det_to_text(kms.enc_%1$s_det);
+            CREATE FUNCTION kms.enc_%1$s_det_eq(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteaeq' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_ne(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteane' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_lt(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'bytealt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_le(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteale' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_gt(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteagt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_ge(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteage' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_cmp(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS integer
+                AS 'byteacmp' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_hash(kms.enc_%1$s_det) RETURNS integer
+                AS 'hashvarlena' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_hash_extended(kms.enc_%1$s_det, bigint) RETURNS bigint
+                AS 'hashvarlenaextended' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE OPERATOR kms.= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_eq, COMMUTATOR = OPERATOR(kms.=),
+                NEGATOR = OPERATOR(kms.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+            CREATE OPERATOR kms.<> (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_ne, COMMUTATOR = OPERATOR(kms.<>),
+                NEGATOR = OPERATOR(kms.=), RESTRICT = neqsel, JOIN = neqjoinsel);
+            CREATE OPERATOR kms.< (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_lt, COMMUTATOR = OPERATOR(kms.>),
+                NEGATOR = OPERATOR(kms.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+            CREATE OPERATOR kms.<= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_le, COMMUTATOR = OPERATOR(kms.>=),
+                NEGATOR = OPERATOR(kms.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+            CREATE OPERATOR kms.> (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_gt, COMMUTATOR = OPERATOR(kms.<),
+                NEGATOR = OPERATOR(kms.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+            CREATE OPERATOR kms.>= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_ge, COMMUTATOR = OPERATOR(kms.<=),
+                NEGATOR = OPERATOR(kms.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
+            CREATE OPERATOR CLASS kms.enc_%1$s_det_ops DEFAULT FOR TYPE kms.enc_%1$s_det USING btree AS
+                OPERATOR 1 kms.<, OPERATOR 2 kms.<=, OPERATOR 3 kms.=, OPERATOR 4 kms.>=,
+                OPERATOR 5 kms.>, FUNCTION 1 kms.enc_%1$s_det_cmp(kms.enc_%1$s_det, kms.enc_%1$s_det);
+            CREATE OPERATOR CLASS kms.enc_%1$s_det_ops DEFAULT FOR TYPE kms.enc_%1$s_det USING hash AS
+                OPERATOR 1 kms.=, FUNCTION 1 kms.enc_%1$s_det_hash(kms.enc_%1$s_det),
+                FUNCTION 2 kms.enc_%1$s_det_hash_extended(kms.enc_%1$s_det, bigint);
+        $sql$, rule, CASE rule WHEN 'text' THEN 'full' ELSE rule END);
+    END LOOP;
+END
+$do$;

@@ -49,7 +49,7 @@ for t in test/escrow/*.sh; do run "escrow/$(basename "$t" .sh)" bash "$t"; done
 # Memory errors and leaks in common/ and in the provider, error paths included.
 vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 run valgrind/unit $vg build/test/unit-tests test/vectors
-for t in cli-errors cli-vectors; do run "valgrind/$t" env CHECKER="$vg" bash "test/provider/$t.sh"; done
+for t in cli-errors cli-vectors cli-search; do run "valgrind/$t" env CHECKER="$vg" bash "test/provider/$t.sh"; done
 # pgkms-escrow reads untrusted shares; its openssl calls are the provider's, checked above.
 run valgrind/escrow env ESCROW_CHECKER="$vg" bash test/escrow/escrow.sh
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for every decoder of untrusted bytes in common/: the value format (and
- * opening it), base64 text form, UUIDs, keyring JSON, the masking rules, PKCS#11 URIs and root
- * key shares. The first byte picks the decoder.
+ * opening it, randomized or deterministic), base64 text form, UUIDs, keyring JSON, the masking
+ * rules, PKCS#11 URIs and root key shares. The first byte picks the decoder.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include "pgkms/pkcs11_uri.h"
 #include "pgkms/root_file.h"
 #include "pgkms/shamir.h"
+#include "pgkms/search.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,19 +31,33 @@ static void fuzz_value(const uint8_t *data, size_t size)
 
     if (pgkms_format_parse(data, size, &env, NULL) != PGKMS_OK)
         return;
-    if (env.ciphertext_len + PGKMS_OVERHEAD != size || env.tag + PGKMS_TAG_LEN != data + size)
-        abort(); /* the parser must describe exactly the input */
+    /* The parser must describe exactly the input. */
+    if (env.alg == PGKMS_ALG_SIV_DATA
+            ? env.ciphertext_len + PGKMS_DET_OVERHEAD != size || env.dek_id != 0 ||
+                  env.tag != data + PGKMS_HEADER_LEN ||
+                  env.ciphertext + env.ciphertext_len != data + size
+            : env.ciphertext_len + PGKMS_OVERHEAD != size || env.tag + PGKMS_TAG_LEN != data + size)
+        abort();
     if (!crypto_ready) {
         if (pgkms_crypto_init(&crypto, NULL, NULL, NULL) != PGKMS_OK)
             abort();
         crypto_ready = 1;
     }
     pt = malloc(env.ciphertext_len + 1);
-    pgkms_sealer_init(&s, &crypto);
     /* Random bytes never authenticate; if they do, something is badly wrong. */
-    if (pgkms_sealer_open(&s, &env, tmk, NULL, 0, pt, NULL) == PGKMS_OK)
-        abort();
-    pgkms_sealer_cleanup(&s);
+    if (env.alg == PGKMS_ALG_SIV_DATA) {
+        pgkms_searcher ds;
+
+        pgkms_searcher_init(&ds, &crypto);
+        if (pgkms_search_det_open(&ds, &env, tmk, NULL, 0, pt, NULL) == PGKMS_OK)
+            abort();
+        pgkms_searcher_cleanup(&ds);
+    } else {
+        pgkms_sealer_init(&s, &crypto);
+        if (pgkms_sealer_open(&s, &env, tmk, NULL, 0, pt, NULL) == PGKMS_OK)
+            abort();
+        pgkms_sealer_cleanup(&s);
+    }
     free(pt);
 }
 

@@ -58,6 +58,7 @@ static const struct {
     {"codec", test_codec},           {"keys", test_keys},
     {"key_import", test_key_import}, {"mask", test_mask},
     {"pkcs11_uri", test_pkcs11_uri}, {"shamir", test_shamir},
+    {"search", test_search},
 };
 
 int main(int argc, char **argv)

@@ -44,5 +44,6 @@ void test_key_import(void);
 void test_mask(void);
 void test_pkcs11_uri(void);
 void test_shamir(void);
+void test_search(void);
 
 #endif

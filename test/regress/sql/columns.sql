@@ -103,6 +103,48 @@ SET kms.tenant = 'col-acme';
 SELECT phone::text FROM copied WHERE id = 2;
 RESET kms.tenant;
 DROP TABLE copied;
+-- Deterministic columns: WHERE col = 'plaintext' finds the row through an index.
+SET search_path = public, kms;
+CREATE TABLE col_people (id int PRIMARY KEY, phone kms.enc_phone_det, email kms.enc_email_det);
+CREATE INDEX ON col_people (phone);
+CREATE INDEX ON col_people USING hash (email);
+SET kms.tenant = 'col-acme';
+INSERT INTO col_people SELECT g, '138' || lpad(g::text, 8, '0'), 'user' || g || '@example.com'
+  FROM generate_series(1, 2000) g;
+PREPARE find(text) AS SELECT id FROM col_people WHERE phone = $1::kms.enc_phone_det;
+ANALYZE col_people;
+-- Plans show the encrypted constant, which differs on every run: masked here.
+CREATE FUNCTION pg_temp.plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+    FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        RETURN NEXT regexp_replace(l, '''i0sB[^'']*''', '<ciphertext>');
+    END LOOP;
+END $$;
+SET enable_seqscan = off;
+SELECT pg_temp.plan($$SELECT id FROM col_people WHERE phone = '13800001234'$$);
+SELECT pg_temp.plan($$SELECT id FROM col_people WHERE email = 'user7@example.com'$$);
+RESET enable_seqscan;
+SELECT id FROM col_people WHERE phone = '13800001234';
+SELECT id FROM col_people WHERE email = 'user7@example.com';
+EXECUTE find('13800000042');
+-- Updates re-encrypt (deterministically); the old value no longer matches.
+UPDATE col_people SET phone = '13999999999' WHERE id = 42;
+EXECUTE find('13800000042');
+EXECUTE find('13999999999');
+-- Rotation does not break lookups (deterministic values use the key's first version).
+SELECT kms.rotate_key(key_id) > 1 AS rotated FROM kms.keys WHERE tenant = 'col-acme' AND is_default;
+SELECT id FROM col_people WHERE phone = '13800001234';
+-- Another tenant's lookup finds nothing (its own key); a randomized value is refused.
+SET kms.tenant = 'col-globex';
+SELECT count(*) AS found_by_globex FROM col_people WHERE phone = '13800001234';
+SELECT sqlstate_of(format('INSERT INTO col_people (id, phone) VALUES (9999, %L)',
+                          kms.encrypt('13800009999')::text));
+SET kms.tenant = 'col-acme';
+SELECT phone::text, email::text FROM col_people WHERE id = 7;
+RESET kms.tenant;
+RESET search_path;
+DROP TABLE col_people;
 DROP VIEW col_customers_plaintext;
 DROP TABLE col_customers;
 REVOKE USAGE ON SCHEMA kms FROM col_app, col_support;
