@@ -43,5 +43,7 @@ void test_keys(void);
 void test_key_import(void);
 void test_mask(void);
 void test_http(void);
+void test_sigv4(void);
+void test_kms_roots(void);
 
 #endif
