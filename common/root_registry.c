@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pgkms/root.h"
+#include "pgkms/root_kms.h"
 
 typedef pgkms_code (*root_open_fn)(pgkms_root *, const char *, unsigned, pgkms_status *);
 
@@ -14,6 +15,9 @@ static const struct {
     {"file:", pgkms_root_file_open},
     {"pkcs11:", pgkms_root_pkcs11_open},
     {"/", NULL}, /* a bare absolute path is a file root */
+    {"vault+https:", pgkms_root_vault_open},
+    {"vault+http:", pgkms_root_vault_open}, /* to a test server on 127.0.0.1 only */
+    {"awskms:", pgkms_root_awskms_open},
 };
 
 pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags, pgkms_root **out,
@@ -38,7 +42,8 @@ pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags
     }
     if (open == NULL)
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
-                          "unsupported root key URI \"%.64s\": expected file:/path or pkcs11:...",
+                          "unsupported root key URI \"%.64s\": expected file:/path, pkcs11:..., "
+                          "vault+https://host:port/<mount>/<key> or awskms://<region>/<key>",
                           uri);
     root = calloc(1, sizeof(*root));
     if (root == NULL || (root->uri = strdup(uri)) == NULL) {

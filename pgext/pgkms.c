@@ -73,7 +73,9 @@ void _PG_init(void)
                                "Empty means unset: functions then need an explicit tenant.",
                                &pgkms_guc_tenant, "", PGC_USERSET, 0, check_tenant, NULL, NULL);
     DefineCustomStringVariable(
-        "kms.root_key", "Root keyring that wraps tenant keys, as a URI (file:/path or pkcs11:...).",
+        "kms.root_key",
+        "Root keyring that wraps tenant keys, as a URI (file:/path, pkcs11:..., "
+        "vault+https://..., awskms://...).",
         "Empty means the development default $PGDATA/pgkms_root.key, created on first use.",
         &pgkms_guc_root_key, "", PGC_SUSET, 0, NULL, assign_root, NULL);
     DefineCustomStringVariable(

@@ -8,6 +8,7 @@ set -euo pipefail
 pkgs=(build-essential make pkg-config postgresql-15 postgresql-server-dev-15 postgresql-contrib
       libssl-dev libcurl4-openssl-dev libjansson-dev libp11-kit-dev openssl python3
       python3-cryptography clang libclang-rt-14-dev xxd valgrind clang-format softhsm2 opensc)
+pkgs+=(python3-hvac python3-botocore) # test/peers: Vault and AWS KMS stubs, checked by their clients
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

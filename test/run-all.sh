@@ -89,6 +89,18 @@ done
 run fuzz build/test/fuzz-format -max_total_time="${PGKMS_FUZZ_SECONDS:-30}" -rss_limit_mb=1024 \
     "$corpus"
 
+# The KMS keyrings' decoders: keyring URIs and Vault / AWS KMS answers, seeded with examples.
+kms_corpus="$PGKMS_TEST_TMP/kms-corpus"
+mkdir -p "$kms_corpus"
+printf '\000vault+https://vault.example.com:8200/transit/k?timeout_ms=900&ca_file=%%2Fca.pem' \
+    >"$kms_corpus/uri"
+printf '\001{"data":{"ciphertext":"vault:v1:AAAA","derived":true,"plaintext":"AAAA"}}' \
+    >"$kms_corpus/vault"
+printf '\001{"CiphertextBlob":"AQID","KeyMetadata":{"KeyState":"Enabled"},"__type":"a#B"}' \
+    >"$kms_corpus/aws"
+run fuzz-kms build/test/fuzz-kms -max_total_time="${PGKMS_FUZZ_SECONDS:-30}" -rss_limit_mb=1024 \
+    "$kms_corpus"
+
 [ $fail -eq 0 ] || echo "failed: ${failed[*]} (logs in $logs)"
 echo "pgkms: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

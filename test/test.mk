@@ -19,11 +19,16 @@ $(B)/test/fuzz-format: test/fuzz/fuzz_format.c $(COMMON_SRC)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon/include -D_GNU_SOURCE $(P11_CFLAGS) \
 	    -o $@ test/fuzz/fuzz_format.c $(COMMON_SRC) $(LIBS)
 
+$(B)/test/fuzz-kms: test/fuzz/fuzz_kms.c $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon/include -D_GNU_SOURCE \
+	    -o $@ test/fuzz/fuzz_kms.c $(COMMON_SRC) $(LIBS)
+
 check-unit: $(B)/test/unit-tests
 	$(B)/test/unit-tests test/vectors
 
 test: deps
-	$(MAKE) all $(B)/test/unit-tests $(B)/test/fuzz-format $(B)/test/pkcs11-check
+	$(MAKE) all $(B)/test/unit-tests $(B)/test/fuzz-format $(B)/test/pkcs11-check $(B)/test/fuzz-kms
 	$(MAKE) install
 	test/run-all.sh
 

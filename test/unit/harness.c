@@ -58,7 +58,8 @@ static const struct {
     {"codec", test_codec},           {"keys", test_keys},
     {"key_import", test_key_import}, {"mask", test_mask},
     {"pkcs11_uri", test_pkcs11_uri}, {"shamir", test_shamir},
-    {"search", test_search},
+    {"search", test_search},         {"http", test_http},
+    {"sigv4", test_sigv4},           {"kms_roots", test_kms_roots},
 };
 
 int main(int argc, char **argv)

@@ -45,5 +45,8 @@ void test_mask(void);
 void test_pkcs11_uri(void);
 void test_shamir(void);
 void test_search(void);
+void test_http(void);
+void test_sigv4(void);
+void test_kms_roots(void);
 
 #endif
