@@ -21,7 +21,7 @@ $(B)/test/fuzz-format: test/fuzz/fuzz_format.c $(COMMON_SRC)
 
 $(B)/test/fuzz-kms: test/fuzz/fuzz_kms.c $(COMMON_SRC)
 	@mkdir -p $(dir $@)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon/include -D_GNU_SOURCE \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon/include -D_GNU_SOURCE $(P11_CFLAGS) \
 	    -o $@ test/fuzz/fuzz_kms.c $(COMMON_SRC) $(LIBS)
 
 check-unit: $(B)/test/unit-tests
