@@ -177,8 +177,13 @@ pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, 
             return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a tenant key");
         pgkms_root *root = NULL;
 
+        /*
+         * Every unwrap is preceded by a refresh, not only those of keys still cached: a root
+         * keeps its material in memory (a file's KEK), so once a key has failed closed, an
+         * unwrap without a refresh would bring it back from a root that is gone.
+         */
         rc = keyring_of(ks, rec, v, &root, st);
-        if (rc == PGKMS_OK && slot->valid && root->ops->refresh != NULL)
+        if (rc == PGKMS_OK && root->ops->refresh != NULL)
             rc = root->ops->refresh(root, st);
         if (rc == PGKMS_OK)
             rc = pgkms_tenant_key_unwrap(root, rec, v, fresh, st);

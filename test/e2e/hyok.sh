@@ -66,6 +66,8 @@ while :; do
 done
 elapsed=$(($(date +%s%3N) - start))
 grep -q "acme-held.key" <<<"$got" || fail "the refusal does not name the tenant's keyring: $got"
+again=$(ask 3 "SELECT kms.decrypt('$v2', 'c');")
+[ "$again" != "version two" ] || fail "the revoked key came back on the next call"
 ok "revoked: refused after ${elapsed} ms (bound: kms.key_cache_ttl = ${ttl} s), naming the keyring"
 grep -q "58000\|could not open\|No such file" <<<"$got$(sql -c "SET kms.tenant = 'hy'" \
     -c "SELECT kms.decrypt('$v', 'c')" 2>&1 || true)" || fail "not a root-unavailable error: $got"
