@@ -9,7 +9,7 @@ PGKMS_VERSION := 0.2.0
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 PIC_FLAGS := -DPGKMS_VERSION=\"$(PGKMS_VERSION)\" -fPIC -fvisibility=hidden -std=gnu11 $(WARN) -Icommon/include -D_GNU_SOURCE
-LIBS      := -lcrypto -ljansson -lpthread
+LIBS      := -lssl -lcrypto -ljansson -lpthread
 OSSL_MODULES_DIR := $(shell openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"/\1/p')
 
 COMMON_SRC   := $(wildcard common/*.c)
