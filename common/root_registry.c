@@ -11,7 +11,9 @@ static const struct {
     const char *prefix; /* scheme with its colon; the rest of the URI goes to the backend */
     root_open_fn open;
 } backends[] = {
-    {"file:", pgkms_root_file_open}, {"/", NULL}, /* a bare absolute path is a file root */
+    {"file:", pgkms_root_file_open},
+    {"/", NULL}, /* a bare absolute path is a file root */
+    {"kmip://", pgkms_root_kmip_open},
 };
 
 pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags, pgkms_root **out,

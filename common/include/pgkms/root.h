@@ -46,5 +46,8 @@ void pgkms_root_close(pgkms_root *root);
 /* Backends. */
 pgkms_code pgkms_root_file_open(pgkms_root *root, const char *path, unsigned flags,
                                 pgkms_status *st) PGKMS_MUST_CHECK;
+/* rest is what follows "kmip://" (docs/keyrings-kmip.md). */
+pgkms_code pgkms_root_kmip_open(pgkms_root *root, const char *rest, unsigned flags,
+                                pgkms_status *st) PGKMS_MUST_CHECK;
 
 #endif
