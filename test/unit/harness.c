@@ -56,6 +56,7 @@ static const struct {
 } groups[] = {
     {"aead_kat", test_aead_kat}, {"format", test_format},         {"codec", test_codec},
     {"keys", test_keys},         {"key_import", test_key_import}, {"mask", test_mask},
+    {"kmip", test_kmip},
 };
 
 int main(int argc, char **argv)

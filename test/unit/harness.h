@@ -42,5 +42,6 @@ void test_codec(void);
 void test_keys(void);
 void test_key_import(void);
 void test_mask(void);
+void test_kmip(void);
 
 #endif
