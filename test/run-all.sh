@@ -75,6 +75,10 @@ for v in $(sed -n 's/.* value=\([0-9a-f]*\).*/\1/p' test/vectors/format_vectors.
     i=$((i + 1))
 done
 { printf '\003'; cat test/vectors/format_keyring.json; } >"$corpus/keyring"
+for v in $(sed -n 's/^name=resp-.* hex=\([0-9a-f]*\)$/\1/p' test/vectors/kmip_vectors.txt); do
+    { printf '\005'; printf '%s' "$v" | xxd -r -p; } >"$corpus/kmip$i"
+    i=$((i + 1))
+done
 run fuzz build/test/fuzz-format -max_total_time="${PGKMS_FUZZ_SECONDS:-30}" -rss_limit_mb=1024 \
     "$corpus"
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for every decoder of untrusted bytes in common/: the value format (and
- * opening it), base64 text form, UUIDs, keyring JSON and the masking rules. The first byte
- * picks the decoder.
+ * opening it), base64 text form, UUIDs, keyring JSON, the masking rules and KMIP responses.
+ * The first byte picks the decoder.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "pgkms/codec.h"
 #include "pgkms/envelope.h"
 #include "pgkms/keyring_file.h"
+#include "pgkms/kmip.h"
 #include "pgkms/mask.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -112,6 +113,33 @@ static void fuzz_mask(const uint8_t *data, size_t size)
     free(out);
 }
 
+/* A KMIP server's answer: parsed strictly, then read as each operation's payload. */
+static void fuzz_kmip(const uint8_t *data, size_t size)
+{
+    static const uint32_t ops[] = {PGKMS_KMIP_OP_LOCATE, PGKMS_KMIP_OP_GET_ATTRIBUTES,
+                                   PGKMS_KMIP_OP_ENCRYPT};
+    char uid[PGKMS_KMIP_ID_MAX];
+    pgkms_kmip_response r;
+    const uint8_t *out;
+    size_t count, len;
+    uint32_t v;
+
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (pgkms_kmip_parse_response(data, size, ops[i], &r, NULL) != PGKMS_OK)
+            continue;
+        if (r.has_payload &&
+            (r.payload.value < data || r.payload.value + r.payload.len > data + size))
+            abort(); /* the payload must lie inside the input */
+        if (pgkms_kmip_locate_result(&r, uid, &count, NULL) == PGKMS_OK && count > 0 &&
+            strlen(uid) == 0)
+            abort();
+        (void)pgkms_kmip_attribute_u32(&r, "State", &v, NULL);
+        if (pgkms_kmip_encrypt_result(&r, &out, &len, NULL) == PGKMS_OK &&
+            (out < data || out + len > data + size))
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text;
@@ -124,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text = malloc(size);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0:
         fuzz_value(data + 1, size - 1);
         break;
@@ -147,6 +175,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 4:
         fuzz_mask(data + 1, size - 1);
+        break;
+    case 5:
+        fuzz_kmip(data + 1, size - 1);
         break;
     }
     free(text);
