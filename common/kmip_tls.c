@@ -198,7 +198,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 
 static pgkms_code timed_out(pgkms_status *st, const char *what)
 {
-    return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "timed out %s", what);
+    return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "%s: timed out", what);
 }
 
 /* A connected non-blocking TCP socket to host:port, trying each address in turn. */
@@ -283,6 +283,10 @@ static int tls_step(pgkms_kmip_conn *c, int (*step)(SSL *, void *, int), void *b
         } else if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
             pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "%s: server certificate not trusted: %s", what,
                        X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
+        } else if (ERR_GET_REASON(ERR_peek_last_error()) >= SSL_AD_REASON_OFFSET) {
+            /* An alert the server sent: it refused our certificate or our TLS parameters. */
+            pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "%s: the server refused the connection (%s)",
+                       what, ossl_reason());
         } else {
             pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "%s: %s", what, ossl_reason());
         }

@@ -470,6 +470,12 @@ static pgkms_code first_contact(pgkms_root *root, kmip_state *ks, pgkms_status *
     rc = resolve(c, st);
     if (rc == PGKMS_OK)
         rc = check_key(c, st);
+    /* No key by that name, and none by that identifier either: say so plainly. */
+    if (rc != PGKMS_OK && strcmp(ks->uid, ks->ref) == 0 &&
+        c->r.status != PGKMS_KMIP_RESULT_SUCCESS && c->r.reason == PGKMS_KMIP_REASON_ITEM_NOT_FOUND)
+        rc = pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
+                        "KMIP keyring %s: no key is named \"%.64s\" or has it as unique identifier",
+                        ks->name, ks->ref);
     if (rc == PGKMS_OK)
         rc = server_prf(c, ID_SALT, st);
     if (rc == PGKMS_OK)

@@ -63,6 +63,7 @@ enum {
     PGKMS_KMIP_PAD_PKCS5 = 3,
     PGKMS_KMIP_NAME_TEXT = 1, /* Uninterpreted Text String */
     PGKMS_KMIP_RESULT_SUCCESS = 0,
+    PGKMS_KMIP_REASON_ITEM_NOT_FOUND = 1,
 };
 
 /* Requests: one batch item, protocol version 1.2. *len gets the message length. */
