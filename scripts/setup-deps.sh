@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential make pkg-config postgresql-15 postgresql-server-dev-15 postgresql-contrib
       libssl-dev libcurl4-openssl-dev libjansson-dev openssl python3 python3-cryptography
-      clang libclang-rt-14-dev xxd valgrind clang-format)
+      clang libclang-rt-14-dev xxd valgrind clang-format python3-pykmip)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
