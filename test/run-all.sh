@@ -65,6 +65,7 @@ run regress "$pgxs/../test/regress/pg_regress" --dbname=pgkms_regress \
     --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
     $(sed -n 's/^test: //p' test/regress/schedule)
 for t in test/e2e/*.sh; do run "e2e/$(basename "$t" .sh)" bash "$t"; done
+for t in test/peers/*.sh; do run "peers/$(basename "$t" .sh)" bash "$t"; done
 
 # Fuzz the decoders for a bounded time, seeded with the format vectors and keyring.
 corpus="$PGKMS_TEST_TMP/corpus"
