@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -44,10 +43,9 @@ static const char *ossl_reason(void)
 
 /*
  * A socket BIO that writes with MSG_NOSIGNAL: a server that closes the connection must give an
- * error, not a SIGPIPE that kills a process which did not ignore it (libpq does the same).
+ * error, not a SIGPIPE that kills a process which did not ignore it (libpq does the same). One
+ * method per connection, freed with it: the provider module can be unloaded, so no static one.
  */
-static BIO_METHOD *nosig_method;
-static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
 
 static int nosig_write(BIO *b, const char *buf, int len)
 {
@@ -77,15 +75,16 @@ static long nosig_ctrl(BIO *b, int cmd, long num, void *ptr)
     return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
-static void nosig_init(void)
+static BIO_METHOD *nosig_method_new(void)
 {
-    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "pgkms KMIP socket");
+    /* A plain source/sink type: BIO_get_new_index() would run out after 127 connections. */
+    BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "pgkms KMIP socket");
 
     if (m != NULL && BIO_meth_set_write(m, nosig_write) && BIO_meth_set_read(m, nosig_read) &&
         BIO_meth_set_ctrl(m, nosig_ctrl))
-        nosig_method = m;
-    else
-        BIO_meth_free(m);
+        return m;
+    BIO_meth_free(m);
+    return NULL;
 }
 
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
@@ -143,9 +142,6 @@ pgkms_code pgkms_kmip_tls_new(OSSL_LIB_CTX *libctx, const char *ca_file, const c
     pgkms_code rc = PGKMS_OK;
 
     *out = NULL;
-    (void)pthread_once(&nosig_once, nosig_init);
-    if (nosig_method == NULL)
-        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
     ERR_set_mark();
     ctx = SSL_CTX_new_ex(libctx, NULL, TLS_client_method());
     if (ctx == NULL) {
@@ -328,7 +324,8 @@ pgkms_code pgkms_kmip_connect(SSL_CTX *tls, const char *host, const char *port, 
     if (rc != PGKMS_OK)
         return rc;
     c->ssl = SSL_new(tls);
-    bio = c->ssl != NULL ? BIO_new(nosig_method) : NULL;
+    c->bio_method = nosig_method_new();
+    bio = c->ssl != NULL && c->bio_method != NULL ? BIO_new(c->bio_method) : NULL;
     if (bio == NULL)
         rc = pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
     if (rc == PGKMS_OK) {
@@ -398,9 +395,10 @@ void pgkms_kmip_disconnect(pgkms_kmip_conn *c)
         /* One non-blocking close_notify after a completed handshake; no answer awaited. */
         if (SSL_is_init_finished(c->ssl))
             (void)SSL_shutdown(c->ssl);
-        SSL_free(c->ssl);
+        SSL_free(c->ssl); /* and the BIO */
         ERR_clear_error();
     }
+    BIO_meth_free(c->bio_method);
     if (c->fd >= 0)
         close(c->fd);
     memset(c, 0, sizeof(*c));

@@ -9,6 +9,7 @@
 #define PGKMS_KMIP_H
 
 #include <stdint.h>
+#include <openssl/bio.h>
 #include <openssl/types.h>
 
 #include "pgkms/ttlv.h"
@@ -110,6 +111,7 @@ pgkms_code pgkms_kmip_encrypt_result(const pgkms_kmip_response *r, const uint8_t
 /* Transport (kmip_tls.c). */
 typedef struct pgkms_kmip_conn {
     SSL *ssl;
+    BIO_METHOD *bio_method;
     int fd;
     int64_t deadline; /* monotonic milliseconds; every step fails once it has passed */
 } pgkms_kmip_conn;
