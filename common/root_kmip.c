@@ -103,8 +103,10 @@ static int pct_decode(const char *src, size_t len, char *dst, size_t cap)
     return 1;
 }
 
+/* What the query gave: files, and whether a timeout was set (each at most once). */
 typedef struct kmip_files {
     char ca[PATH_MAX_LEN], cert[PATH_MAX_LEN], key[PATH_MAX_LEN];
+    int timeout_given;
 } kmip_files;
 
 static pgkms_code bad_uri(pgkms_status *st, const char *what)
@@ -138,6 +140,8 @@ static pgkms_code parse_param(const char *p, size_t len, kmip_state *ks, kmip_fi
     else if (nlen == 7 && memcmp(p, "timeout", 7) == 0) {
         double s = strtod(value, &end);
 
+        if (f->timeout_given++)
+            return bad_uri(st, "a parameter is given twice");
         if (*end != '\0' || !(s > 0 && s <= 300))
             return bad_uri(st, "timeout must be a number of seconds above 0, at most 300");
         ks->timeout_ms = (int)(s * 1000 + 0.5) > 0 ? (int)(s * 1000 + 0.5) : 1;

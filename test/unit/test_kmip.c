@@ -335,6 +335,7 @@ static void check_uris(void)
         {"kmip://127.0.0.1/k?cert=/c&key=/k&timeout=0", "timeout"},
         {"kmip://127.0.0.1/k?cert=/c&key=/k&timeout=301", "timeout"},
         {"kmip://127.0.0.1/k?cert=/c&key=/k&timeout=1s", "timeout"},
+        {"kmip://127.0.0.1/k?cert=/c&key=/k&timeout=1&timeout=2", "twice"},
         {"kmip://127.0.0.1/k?cert=/c&key", "no value"},
     };
     pgkms_root *root;
