@@ -10,10 +10,11 @@ K="$T/kmip" c="$T/c"
 TTL=6 TIMEOUT=2
 mkdir -p "$K" && chmod 755 "$K"
 server_pid=
-# Killed, not terminated: PyKMIP's orderly stop waits up to 10 s per connection thread.
+# Killed, not terminated: PyKMIP's orderly stop waits up to 10 s per connection thread. The
+# server runs in a process group of its own (setsid), so its worker processes go with it.
 stop_server() {
     [ -n "$server_pid" ] || return 0
-    kill -KILL "$server_pid" 2>/dev/null || true
+    kill -KILL -- -"$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=
 }
@@ -54,8 +55,9 @@ database_path=$K/kmip.db
 logging_level=INFO
 CONF
 start_server() {
-    env -u OPENSSL_MODULES /usr/bin/python3 /usr/bin/pykmip-server -f "$K/server.conf" -l "$K/server.log" \
-        >>"$K/server.out" 2>&1 &
+    # Without the session's descriptor 3 (psql's input) or any other of ours.
+    setsid env -u OPENSSL_MODULES /usr/bin/python3 /usr/bin/pykmip-server -f "$K/server.conf" \
+        -l "$K/server.log" </dev/null >>"$K/server.out" 2>&1 3>&- &
     server_pid=$!
     for _ in $(seq 150); do
         (exec 4<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
@@ -93,7 +95,11 @@ cmp -s "$T/data" "$T/data.out2" || fail "decrypting with the key's unique identi
 root_id=$(sed -n 's/.*"root_id": "\([0-9a-f]*\)".*/\1/p' "$T/keyring.json")
 [ "$(admin check "$uid" "$T/keyring.json")" = "$root_id 1" ] ||
     fail "PyKMIP's key material does not open the record as docs/keyrings-kmip.md says"
-ok "openssl pkeyutl round trip (100 kB) with PGKMS_ROOT_KEY=kmip://...; by name and by id"
+vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+PGKMS_ROOT_KEY=$uri CHECKER=$vg ossl pkeyutl $P -decrypt -inkey 'kms:tenant=acme' \
+    -in "$T/data.kms" -out "$T/data.out3" || fail "decrypting under valgrind: exit $?"
+cmp -s "$T/data" "$T/data.out3" || fail "decrypting under valgrind changed the data"
+ok "openssl pkeyutl round trip (100 kB) with PGKMS_ROOT_KEY=kmip://...; by name and by id; valgrind clean"
 ok "independent check: root id $root_id and the wrapped record follow from the key's material"
 
 # 2. SQL on a cluster of its own with kms.root_key on the KMIP server and a short TTL.
@@ -204,6 +210,12 @@ expect_root_fail() { # what pattern uri
 }
 expect_root_fail "wrong CA" "$name: TLS handshake with 127.0.0.1 port $port: server certificate not trusted" \
     "$name?ca=$K/other-ca.pem&cert=$K/client.pem&key=$K/client.key"
+rc=0
+PGKMS_ROOT_KEY="$name?ca=$K/other-ca.pem&cert=$K/client.pem&key=$K/client.key" CHECKER=$vg \
+    ossl pkeyutl $P -decrypt -inkey 'kms:tenant=acme' -in "$T/data.kms" -out "$T/o" 2>"$T/err" ||
+    rc=$?
+[ $rc -eq 1 ] || { cat "$T/err"; fail "wrong CA under valgrind: exit $rc"; }
+ok "wrong CA under valgrind: no memory error, no leak"
 expect_root_fail "system trust store only" "server certificate not trusted" \
     "$name?cert=$K/client.pem&key=$K/client.key"
 expect_root_fail "client certificate from another CA" "the server refused the connection (tlsv1 alert unknown ca)" \
