@@ -8,6 +8,7 @@ need_cluster
 cd "$ROOT_DIR"
 K="$T/kmip" c="$T/c"
 TTL=6 TIMEOUT=2
+SLACK=2 # for measuring: the loop below reads every 0.5 s, through psql, on a shared machine
 mkdir -p "$K" && chmod 755 "$K"
 server_pid=
 # Killed, not terminated: PyKMIP's orderly stop waits up to 10 s per connection thread. The
@@ -171,7 +172,7 @@ watch "$loaded" "the server froze"
 grep -q "ERROR:  58000: KMIP keyring $name: .*timed out" <<<"$err" || fail "frozen server: $err"
 # The last use of the cached key may start just before the TTL and wait TIMEOUT for the server;
 # the next one, past the TTL, waits TIMEOUT once more before it fails (docs/keyrings-kmip.md).
-le "$first_fail" $((TTL + 2 * TIMEOUT + 1)) || fail "frozen server: failed only after ${first_fail}s"
+le "$first_fail" $((TTL + 2 * TIMEOUT + SLACK)) || fail "frozen server: failed only after ${first_fail}s"
 le $((TTL / 2)) "$last_ok" || fail "frozen server: cached key served only ${last_ok}s"
 le "$slowest" $((TIMEOUT + 1)) || fail "frozen server: a statement took ${slowest}s"
 ok "server frozen: cached key served ${last_ok}s, then 58000 at ${first_fail}s (TTL $TTL); slowest statement ${slowest}s (timeout $TIMEOUT)"
@@ -187,7 +188,7 @@ stop_server
 watch "$loaded" "the server stopped"
 grep -q "ERROR:  58000: KMIP keyring $name: could not connect to 127.0.0.1 port $port: Connection refused" \
     <<<"$err" || fail "stopped server: $err"
-le "$first_fail" $((TTL + 1)) || fail "stopped server: failed only after ${first_fail}s"
+le "$first_fail" $((TTL + SLACK)) || fail "stopped server: failed only after ${first_fail}s"
 ok "server stopped: cached key served ${last_ok}s, then 58000 at ${first_fail}s; slowest statement ${slowest}s"
 got=$(dec 2)
 grep -q "ERROR:  58000: KMIP keyring $name: could not connect" <<<"$got" || fail "new backend: $got"
@@ -251,7 +252,7 @@ revoked=$(now)
 watch "$revoked" "the key was revoked"
 grep -q "ERROR:  58000: KMIP keyring $name: key \"$uid\" is Deactivated, not Active" <<<"$err" ||
     fail "after revocation: $err"
-le "$first_fail" $((TTL + 1)) || fail "revoked key still used ${first_fail}s later"
+le "$first_fail" $((TTL + SLACK)) || fail "revoked key still used ${first_fail}s later"
 ok "key revoked: refused with 58000 after ${first_fail}s (TTL $TTL)"
 echo "  $(head -n 1 <<<"$err")"
 got=$(dec 3)
