@@ -108,7 +108,8 @@ static pgkms_code check_item(const uint8_t *buf, size_t avail, int depth, pgkms_
     item->len = pgkms_load_be32(buf + 4);
     item->value = buf + PGKMS_TTLV_HEADER_LEN;
     if ((item->tag >> 16) != 0x42 && (item->tag >> 16) != 0x54)
-        return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "KMIP item has tag %06x outside 42xxxx/54xxxx",
+        return pgkms_fail(st, PGKMS_E_BAD_FORMAT,
+                          "KMIP item has tag %06x, not a KMIP (42) or extension (54) tag",
                           (unsigned)item->tag);
     if (item->len > avail - PGKMS_TTLV_HEADER_LEN ||
         padded(item->len) > avail - PGKMS_TTLV_HEADER_LEN)
