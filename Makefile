@@ -11,7 +11,7 @@ CFLAGS    ?= -O2 -g
 # p11-kit's pkcs11.h only (no library): the PKCS#11 root loads modules with dlopen.
 P11_CFLAGS := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 PIC_FLAGS := -DPGKMS_VERSION=\"$(PGKMS_VERSION)\" -fPIC -fvisibility=hidden -std=gnu11 $(WARN) -Icommon/include -D_GNU_SOURCE $(P11_CFLAGS)
-LIBS      := -lcrypto -ljansson -lcurl -lpthread
+LIBS      := -lssl -lcrypto -ljansson -lcurl -lpthread
 OSSL_MODULES_DIR := $(shell openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"/\1/p')
 # pgkms-escrow goes on the PATH, not into PostgreSQL's bindir: it is run where no PostgreSQL is
 # installed (a custodian's or a recovery machine), and Debian's PostgreSQL bindir is not on PATH.

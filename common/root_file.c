@@ -38,32 +38,17 @@ static pgkms_code file_wrap(pgkms_root *root, const uint8_t *aad, size_t aad_len
                             pgkms_status *st)
 {
     file_state *fs = root->state;
-    EVP_CIPHER *gcm = EVP_CIPHER_fetch(root->libctx, "AES-256-GCM", NULL);
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    pgkms_code rc = PGKMS_E_INTERNAL;
+    pgkms_code rc;
 
-    if (key_len + WRAP_OVERHEAD > PGKMS_WRAPPED_MAX) {
-        rc = pgkms_fail(st, PGKMS_E_LIMIT, "key of %zu bytes is too long to wrap", key_len);
-        goto done;
-    }
-    if (gcm == NULL || ctx == NULL) {
-        rc = pgkms_fail(st, PGKMS_E_INTERNAL, "AES-256-GCM is not available");
-        goto done;
-    }
+    if (key_len + WRAP_OVERHEAD > PGKMS_WRAPPED_MAX)
+        return pgkms_fail(st, PGKMS_E_LIMIT, "key of %zu bytes is too long to wrap", key_len);
     out[0] = WRAP_VERSION;
-    if (RAND_bytes_ex(root->libctx, out + 1, PGKMS_NONCE_LEN, 0) <= 0) {
-        rc = pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
-        goto done;
-    }
-    rc = pgkms_gcm_set_key(ctx, gcm, 1, fs->kek, st);
-    if (rc == PGKMS_OK)
-        rc = pgkms_gcm_seal(ctx, out + 1, aad, aad_len, NULL, 0, key, key_len,
-                            out + 1 + PGKMS_NONCE_LEN, out + 1 + PGKMS_NONCE_LEN + key_len, st);
+    if (RAND_bytes_ex(root->libctx, out + 1, PGKMS_NONCE_LEN, 0) <= 0)
+        return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
+    rc = pgkms_gcm_seal_once(root->libctx, fs->kek, out + 1, aad, aad_len, key, key_len,
+                             out + 1 + PGKMS_NONCE_LEN, out + 1 + PGKMS_NONCE_LEN + key_len, st);
     if (rc == PGKMS_OK)
         *out_len = key_len + WRAP_OVERHEAD;
-done:
-    EVP_CIPHER_CTX_free(ctx);
-    EVP_CIPHER_free(gcm);
     return rc;
 }
 
@@ -72,27 +57,16 @@ static pgkms_code file_unwrap(pgkms_root *root, const uint8_t *aad, size_t aad_l
                               pgkms_status *st)
 {
     file_state *fs = root->state;
-    EVP_CIPHER *gcm;
-    EVP_CIPHER_CTX *ctx;
     pgkms_code rc;
 
     if (in_len != key_len + WRAP_OVERHEAD || in[0] != WRAP_VERSION)
         return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "wrapped key has %zu bytes, expected %zu", in_len,
                           key_len + WRAP_OVERHEAD);
-    gcm = EVP_CIPHER_fetch(root->libctx, "AES-256-GCM", NULL);
-    ctx = EVP_CIPHER_CTX_new();
-    if (gcm == NULL || ctx == NULL)
-        rc = pgkms_fail(st, PGKMS_E_INTERNAL, "AES-256-GCM is not available");
-    else
-        rc = pgkms_gcm_set_key(ctx, gcm, 0, fs->kek, st);
-    if (rc == PGKMS_OK)
-        rc = pgkms_gcm_open(ctx, in + 1, aad, aad_len, NULL, 0, in + 1 + PGKMS_NONCE_LEN, key_len,
-                            in + in_len - PGKMS_TAG_LEN, key, st);
+    rc = pgkms_gcm_open_once(root->libctx, fs->kek, in + 1, aad, aad_len, in + 1 + PGKMS_NONCE_LEN,
+                             key_len, in + in_len - PGKMS_TAG_LEN, key, st);
     if (rc == PGKMS_E_AUTH_FAILED)
         rc = pgkms_fail(st, PGKMS_E_AUTH_FAILED,
                         "wrapped tenant key does not verify under the root key");
-    EVP_CIPHER_CTX_free(ctx);
-    EVP_CIPHER_free(gcm);
     return rc;
 }
 

@@ -18,6 +18,7 @@ static const struct {
     {"vault+https:", pgkms_root_vault_open},
     {"vault+http:", pgkms_root_vault_open}, /* to a test server on 127.0.0.1 only */
     {"awskms:", pgkms_root_awskms_open},
+    {"kmip://", pgkms_root_kmip_open},
 };
 
 pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags, pgkms_root **out,

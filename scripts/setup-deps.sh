@@ -9,6 +9,7 @@ pkgs=(build-essential make pkg-config postgresql-15 postgresql-server-dev-15 pos
       libssl-dev libcurl4-openssl-dev libjansson-dev libp11-kit-dev openssl python3
       python3-cryptography clang libclang-rt-14-dev xxd valgrind clang-format softhsm2 opensc)
 pkgs+=(python3-hvac python3-botocore) # test/peers: Vault and AWS KMS stubs, checked by their clients
+pkgs+=(python3-pykmip) # test/peers: the KMIP keyring against a real PyKMIP server
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

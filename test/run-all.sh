@@ -86,10 +86,12 @@ for s in $(grep -o 'pgkms-share-v1:[^ ]*' test/vectors/shamir_vectors.txt | head
     { printf '\006'; printf '%s\n' "$s"; } >"$corpus/share$i"
     i=$((i + 1))
 done
+for v in $(sed -n 's/^name=resp-.* hex=\([0-9a-f]*\)$/\1/p' test/vectors/kmip_vectors.txt); do
+    { printf '\007'; printf '%s' "$v" | xxd -r -p; } >"$corpus/kmip$i"
+    i=$((i + 1))
+done
 run fuzz build/test/fuzz-format -max_total_time="${PGKMS_FUZZ_SECONDS:-30}" -rss_limit_mb=1024 \
     "$corpus"
-
-# The KMS keyrings' decoders: keyring URIs and Vault / AWS KMS answers, seeded with examples.
 kms_corpus="$PGKMS_TEST_TMP/kms-corpus"
 mkdir -p "$kms_corpus"
 printf '\000vault+https://vault.example.com:8200/transit/k?timeout_ms=900&ca_file=%%2Fca.pem' \

@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for every decoder of untrusted bytes in common/: the value format (and
  * opening it, randomized or deterministic), base64 text form, UUIDs, keyring JSON, the masking
- * rules, PKCS#11 URIs and root key shares. The first byte picks the decoder.
+ * rules, PKCS#11 URIs, root key shares and KMIP responses. The first byte picks the decoder.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "pgkms/codec.h"
 #include "pgkms/envelope.h"
 #include "pgkms/keyring_file.h"
+#include "pgkms/kmip.h"
 #include "pgkms/mask.h"
 #include "pgkms/pkcs11_uri.h"
 #include "pgkms/root_file.h"
@@ -164,6 +165,33 @@ static void fuzz_shares(const uint8_t *data, size_t size)
     free(shares);
 }
 
+/* A KMIP server's answer: parsed strictly, then read as each operation's payload. */
+static void fuzz_kmip(const uint8_t *data, size_t size)
+{
+    static const uint32_t ops[] = {PGKMS_KMIP_OP_LOCATE, PGKMS_KMIP_OP_GET_ATTRIBUTES,
+                                   PGKMS_KMIP_OP_ENCRYPT};
+    char uid[PGKMS_KMIP_ID_MAX];
+    pgkms_kmip_response r;
+    const uint8_t *out;
+    size_t count, len;
+    uint32_t v;
+
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (pgkms_kmip_parse_response(data, size, ops[i], &r, NULL) != PGKMS_OK)
+            continue;
+        if (r.has_payload &&
+            (r.payload.value < data || r.payload.value + r.payload.len > data + size))
+            abort(); /* the payload must lie inside the input */
+        if (pgkms_kmip_locate_result(&r, uid, &count, NULL) == PGKMS_OK && count > 0 &&
+            strlen(uid) == 0)
+            abort();
+        (void)pgkms_kmip_attribute_u32(&r, "State", &v, NULL);
+        if (pgkms_kmip_encrypt_result(&r, &out, &len, NULL) == PGKMS_OK &&
+            (out < data || out + len > data + size))
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text;
@@ -177,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text = malloc(size);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0:
         fuzz_value(data + 1, size - 1);
         break;
@@ -207,6 +235,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 6:
         fuzz_shares(data + 1, size - 1);
+        break;
+    case 7:
+        fuzz_kmip(data + 1, size - 1);
         break;
     }
     free(text);

@@ -48,5 +48,6 @@ void test_search(void);
 void test_http(void);
 void test_sigv4(void);
 void test_kms_roots(void);
+void test_kmip(void);
 
 #endif

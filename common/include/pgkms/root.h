@@ -49,5 +49,8 @@ pgkms_code pgkms_root_file_open(pgkms_root *root, const char *path, unsigned fla
 /* RFC 7512 URI of an AES-256 key in a PKCS#11 token (docs/keyrings.md); parses root->uri. */
 pgkms_code pgkms_root_pkcs11_open(pgkms_root *root, const char *rest, unsigned flags,
                                   pgkms_status *st) PGKMS_MUST_CHECK;
+/* rest is what follows "kmip://" (docs/keyrings-kmip.md). */
+pgkms_code pgkms_root_kmip_open(pgkms_root *root, const char *rest, unsigned flags,
+                                pgkms_status *st) PGKMS_MUST_CHECK;
 
 #endif
