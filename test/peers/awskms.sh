@@ -188,7 +188,8 @@ stub_ctl "$aws_PORT" /_stub/fail '{"count": 2, "status": 400, "type": "Throttlin
 timed sql -c "SET kms.tenant = 'acme'" -c "$q" >"$T/out" || fail "throttled: $(cat "$T/out")"
 [ "$(cat "$T/out")" = 'aws protected' ] || fail "after retries: $(cat "$T/out")"
 n=$(stub_ctl "$aws_PORT" /_stub/log | py -c 'import json,sys; print(len(json.load(sys.stdin)))')
-[ "$n" = 3 ] || fail "$n requests for throttled, throttled, ok"
+# The keyring is checked (DescribeKey) before the unwrap (Decrypt): 2 throttled, then 2 answers.
+[ "$n" = 4 ] || fail "$n requests for throttled, throttled, ok, ok"
 ok "ThrottlingException twice, then success on the third attempt in $(cat "$T/timed.ms") ms"
 stub_ctl "$aws_PORT" /_stub/fail '{"count": 1, "status": 503}' >/dev/null
 [ "$(sql -c "SET kms.tenant = 'acme'" -c "$q")" = 'aws protected' ] || fail "after a 503"
