@@ -77,7 +77,11 @@ py - "$T/log.json" "$T/keyring.json" "$key_id" <<'PY' || fail "requests or recor
 import base64, json, sys
 log, ring, key_id = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
 ops = [e["headers"]["x-amz-target"] for e in log]
-assert ops == ["TrentService.Encrypt"] + ["TrentService.Decrypt"] * 2, ops  # create, use, read
+# create; then use and read, each unwrap preceded by a check of the key (DescribeKey)
+assert ops == ["TrentService.Encrypt"] + ["TrentService.DescribeKey", "TrentService.Decrypt"] * 2, ops
+for e in log:
+    assert e["signature"] == "ok", e
+log = [e for e in log if e["headers"]["x-amz-target"] != "TrentService.DescribeKey"]
 for e in log:
     assert e["signature"] == "ok", e
     assert e["headers"]["content-type"] == "application/x-amz-json-1.1", e["headers"]
