@@ -202,7 +202,8 @@ stub_ctl "$aws_PORT" /_stub/fail '{"count": 1, "status": 400, "type": "AccessDen
     >/dev/null
 psql -XAtq -v VERBOSITY=verbose -c "SET kms.tenant = 'acme'" -c "$q" >"$T/out" 2>&1 &&
     fail "AccessDenied succeeded"
-grep -q '58000: AWS KMS keyring .*Decrypt refused: AccessDeniedException' "$T/out" ||
+# The first request of an unwrap is the key check (DescribeKey), refused here.
+grep -q '58000: AWS KMS keyring .*DescribeKey refused: AccessDeniedException' "$T/out" ||
     fail "denied: $(cat "$T/out")"
 grep ERROR "$T/out"
 n=$(stub_ctl "$aws_PORT" /_stub/log | py -c 'import json,sys; print(len(json.load(sys.stdin)))')
