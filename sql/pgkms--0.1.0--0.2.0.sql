@@ -575,40 +575,93 @@ CREATE FUNCTION kms.reveal(value kms.encrypted, mask text DEFAULT 'full', contex
 -- One type per masking rule: kms.enc_text (masked entirely), kms.enc_name, kms.enc_phone,
 -- kms.enc_email, kms.enc_id_card, kms.enc_bank_card, kms.enc_address. Plaintext input is
 -- encrypted under kms.tenant; ciphertext input is stored unchanged; output is ciphertext;
--- col::text reveals (or masks, for masked roles).
+-- col::text reveals (or masks, for masked roles). The kms.enc_<rule>_det variants (all rules
+-- but address) encrypt deterministically (kms.encrypt_det) and carry =, <> and btree/hash
+-- operator classes, so `WHERE col = 'plaintext'` finds the row through an index. Their
+-- equality is byte equality; the order is meaningless but fixed.
 DO $do$
 DECLARE
     rule text;
+    det text;
 BEGIN
     FOREACH rule IN ARRAY ARRAY['text', 'name', 'phone', 'email', 'id_card', 'bank_card', 'address']
     LOOP
-        EXECUTE format($sql$
-            CREATE TYPE kms.enc_%1$s;
-            CREATE FUNCTION kms.enc_%1$s_in(cstring, oid, integer) RETURNS kms.enc_%1$s
-                AS 'MODULE_PATHNAME', 'pgkms_column_in' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
-            CREATE FUNCTION kms.enc_%1$s_out(kms.enc_%1$s) RETURNS cstring
+        FOREACH det IN ARRAY ARRAY['', '_det']
+        LOOP
+            CONTINUE WHEN det = '_det' AND rule = 'address';
+            EXECUTE format($sql$
+            CREATE TYPE kms.enc_%1$s%2$s;
+            CREATE FUNCTION kms.enc_%1$s%2$s_in(cstring, oid, integer) RETURNS kms.enc_%1$s%2$s
+                AS 'MODULE_PATHNAME', 'pgkms_column%2$s_in' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE FUNCTION kms.enc_%1$s%2$s_out(kms.enc_%1$s%2$s) RETURNS cstring
                 AS 'MODULE_PATHNAME', 'pgkms_encrypted_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-            CREATE FUNCTION kms.enc_%1$s_recv(internal, oid, integer) RETURNS kms.enc_%1$s
-                AS 'MODULE_PATHNAME', 'pgkms_column_recv' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
-            CREATE FUNCTION kms.enc_%1$s_send(kms.enc_%1$s) RETURNS bytea
+            CREATE FUNCTION kms.enc_%1$s%2$s_recv(internal, oid, integer) RETURNS kms.enc_%1$s%2$s
+                AS 'MODULE_PATHNAME', 'pgkms_column%2$s_recv' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE FUNCTION kms.enc_%1$s%2$s_send(kms.enc_%1$s%2$s) RETURNS bytea
                 AS 'MODULE_PATHNAME', 'pgkms_encrypted_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-            CREATE TYPE kms.enc_%1$s (
-                INPUT = kms.enc_%1$s_in, OUTPUT = kms.enc_%1$s_out,
-                RECEIVE = kms.enc_%1$s_recv, SEND = kms.enc_%1$s_send,
+            CREATE TYPE kms.enc_%1$s%2$s (
+                INPUT = kms.enc_%1$s%2$s_in, OUTPUT = kms.enc_%1$s%2$s_out,
+                RECEIVE = kms.enc_%1$s%2$s_recv, SEND = kms.enc_%1$s%2$s_send,
                 INTERNALLENGTH = VARIABLE, STORAGE = external);
-            COMMENT ON TYPE kms.enc_%1$s IS
-                'pgkms transparent encrypted column (masking rule %2$s; docs/transparent-columns.md)';
-            CREATE CAST (kms.enc_%1$s AS kms.encrypted) WITHOUT FUNCTION AS IMPLICIT;
-            CREATE CAST (kms.encrypted AS kms.enc_%1$s) WITHOUT FUNCTION AS ASSIGNMENT;
-            CREATE FUNCTION kms.enc_%1$s_from_text(text) RETURNS kms.enc_%1$s
-                AS 'MODULE_PATHNAME', 'pgkms_column_from_text' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
-            CREATE CAST (text AS kms.enc_%1$s) WITH FUNCTION kms.enc_%1$s_from_text(text) AS ASSIGNMENT;
-            CREATE FUNCTION kms.enc_%1$s_to_text(kms.enc_%1$s) RETURNS text
+            COMMENT ON TYPE kms.enc_%1$s%2$s IS
+                'pgkms %4$stransparent encrypted column (masking rule %3$s; docs/transparent-columns.md)';
+            CREATE CAST (kms.enc_%1$s%2$s AS kms.encrypted) WITHOUT FUNCTION AS IMPLICIT;
+            CREATE CAST (kms.encrypted AS kms.enc_%1$s%2$s) WITHOUT FUNCTION AS ASSIGNMENT;
+            CREATE FUNCTION kms.enc_%1$s%2$s_from_text(text) RETURNS kms.enc_%1$s%2$s
+                AS 'MODULE_PATHNAME', 'pgkms_column%2$s_from_text' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE CAST (text AS kms.enc_%1$s%2$s) WITH FUNCTION kms.enc_%1$s%2$s_from_text(text) AS ASSIGNMENT;
+            CREATE FUNCTION kms.enc_%1$s%2$s_to_text(kms.enc_%1$s%2$s) RETURNS text
                 LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED
                 AS $f$ SELECT kms.reveal($1::kms.encrypted, %3$L) $f$;
-            CREATE CAST (kms.enc_%1$s AS text) WITH FUNCTION kms.enc_%1$s_to_text(kms.enc_%1$s);
-        $sql$, rule, CASE rule WHEN 'text' THEN 'full' ELSE rule END,
-                  CASE rule WHEN 'text' THEN 'full' ELSE rule END);
+            CREATE CAST (kms.enc_%1$s%2$s AS text) WITH FUNCTION kms.enc_%1$s%2$s_to_text(kms.enc_%1$s%2$s);
+            $sql$, rule, det, CASE rule WHEN 'text' THEN 'full' ELSE rule END,
+                      CASE det WHEN '' THEN '' ELSE 'deterministic ' END);
+            CONTINUE WHEN det = '';
+            EXECUTE format($sql$
+            CREATE FUNCTION kms.enc_%1$s_det_eq(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteaeq' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_ne(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteane' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_lt(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'bytealt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_le(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteale' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_gt(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteagt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_ge(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteage' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_cmp(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS integer
+                AS 'byteacmp' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_hash(kms.enc_%1$s_det) RETURNS integer
+                AS 'hashvarlena' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_hash_extended(kms.enc_%1$s_det, bigint) RETURNS bigint
+                AS 'hashvarlenaextended' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE OPERATOR kms.= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_eq, COMMUTATOR = OPERATOR(kms.=),
+                NEGATOR = OPERATOR(kms.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+            CREATE OPERATOR kms.<> (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_ne, COMMUTATOR = OPERATOR(kms.<>),
+                NEGATOR = OPERATOR(kms.=), RESTRICT = neqsel, JOIN = neqjoinsel);
+            CREATE OPERATOR kms.< (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_lt, COMMUTATOR = OPERATOR(kms.>),
+                NEGATOR = OPERATOR(kms.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+            CREATE OPERATOR kms.<= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_le, COMMUTATOR = OPERATOR(kms.>=),
+                NEGATOR = OPERATOR(kms.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+            CREATE OPERATOR kms.> (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_gt, COMMUTATOR = OPERATOR(kms.<),
+                NEGATOR = OPERATOR(kms.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+            CREATE OPERATOR kms.>= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_ge, COMMUTATOR = OPERATOR(kms.<=),
+                NEGATOR = OPERATOR(kms.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
+            CREATE OPERATOR CLASS kms.enc_%1$s_det_ops DEFAULT FOR TYPE kms.enc_%1$s_det USING btree AS
+                OPERATOR 1 kms.<, OPERATOR 2 kms.<=, OPERATOR 3 kms.=, OPERATOR 4 kms.>=,
+                OPERATOR 5 kms.>, FUNCTION 1 kms.enc_%1$s_det_cmp(kms.enc_%1$s_det, kms.enc_%1$s_det);
+            CREATE OPERATOR CLASS kms.enc_%1$s_det_ops DEFAULT FOR TYPE kms.enc_%1$s_det USING hash AS
+                OPERATOR 1 kms.=, FUNCTION 1 kms.enc_%1$s_det_hash(kms.enc_%1$s_det),
+                FUNCTION 2 kms.enc_%1$s_det_hash_extended(kms.enc_%1$s_det, bigint);
+            $sql$, rule);
+        END LOOP;
     END LOOP;
 END
 $do$;
@@ -723,84 +776,3 @@ CREATE OPERATOR CLASS kms.encrypted_ops DEFAULT FOR TYPE kms.encrypted USING has
     FUNCTION 1 kms.encrypted_hash(kms.encrypted),
     FUNCTION 2 kms.encrypted_hash_extended(kms.encrypted, bigint);
 
--- Deterministic transparent columns (docs/transparent-columns.md) ----------------------------
--- kms.enc_<rule>_det: like kms.enc_<rule>, but plaintext is encrypted deterministically
--- (kms.encrypt_det under kms.tenant), so `WHERE col = 'plaintext'` finds the row through a
--- btree or hash index. Equality is byte equality; the order is meaningless but fixed.
-DO $do$
-DECLARE
-    rule text;
-BEGIN
-    FOREACH rule IN ARRAY ARRAY['text', 'name', 'phone', 'email', 'id_card', 'bank_card']
-    LOOP
-        EXECUTE format($sql$
-            CREATE TYPE kms.enc_%1$s_det;
-            CREATE FUNCTION kms.enc_%1$s_det_in(cstring, oid, integer) RETURNS kms.enc_%1$s_det
-                AS 'MODULE_PATHNAME', 'pgkms_column_det_in' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
-            CREATE FUNCTION kms.enc_%1$s_det_out(kms.enc_%1$s_det) RETURNS cstring
-                AS 'MODULE_PATHNAME', 'pgkms_encrypted_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-            CREATE FUNCTION kms.enc_%1$s_det_recv(internal, oid, integer) RETURNS kms.enc_%1$s_det
-                AS 'MODULE_PATHNAME', 'pgkms_column_det_recv' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
-            CREATE FUNCTION kms.enc_%1$s_det_send(kms.enc_%1$s_det) RETURNS bytea
-                AS 'MODULE_PATHNAME', 'pgkms_encrypted_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-            CREATE TYPE kms.enc_%1$s_det (
-                INPUT = kms.enc_%1$s_det_in, OUTPUT = kms.enc_%1$s_det_out,
-                RECEIVE = kms.enc_%1$s_det_recv, SEND = kms.enc_%1$s_det_send,
-                INTERNALLENGTH = VARIABLE, STORAGE = external);
-            COMMENT ON TYPE kms.enc_%1$s_det IS
-                'pgkms deterministic transparent encrypted column (masking rule %2$s)';
-            CREATE CAST (kms.enc_%1$s_det AS kms.encrypted) WITHOUT FUNCTION AS IMPLICIT;
-            CREATE CAST (kms.encrypted AS kms.enc_%1$s_det) WITHOUT FUNCTION AS ASSIGNMENT;
-            CREATE FUNCTION kms.enc_%1$s_det_from_text(text) RETURNS kms.enc_%1$s_det
-                AS 'MODULE_PATHNAME', 'pgkms_column_det_from_text' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
-            CREATE CAST (text AS kms.enc_%1$s_det) WITH FUNCTION kms.enc_%1$s_det_from_text(text) AS ASSIGNMENT;
-            CREATE FUNCTION kms.enc_%1$s_det_to_text(kms.enc_%1$s_det) RETURNS text
-                LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED
-                AS $f$ SELECT kms.reveal($1::kms.encrypted, %2$L) $f$;
-            CREATE CAST (kms.enc_%1$s_det AS text) WITH FUNCTION kms.enc_%1$s_det_to_text(kms.enc_%1$s_det);
-            CREATE FUNCTION kms.enc_%1$s_det_eq(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
-                AS 'byteaeq' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-            CREATE FUNCTION kms.enc_%1$s_det_ne(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
-                AS 'byteane' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-            CREATE FUNCTION kms.enc_%1$s_det_lt(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
-                AS 'bytealt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-            CREATE FUNCTION kms.enc_%1$s_det_le(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
-                AS 'byteale' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-            CREATE FUNCTION kms.enc_%1$s_det_gt(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
-                AS 'byteagt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-            CREATE FUNCTION kms.enc_%1$s_det_ge(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
-                AS 'byteage' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-            CREATE FUNCTION kms.enc_%1$s_det_cmp(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS integer
-                AS 'byteacmp' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-            CREATE FUNCTION kms.enc_%1$s_det_hash(kms.enc_%1$s_det) RETURNS integer
-                AS 'hashvarlena' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-            CREATE FUNCTION kms.enc_%1$s_det_hash_extended(kms.enc_%1$s_det, bigint) RETURNS bigint
-                AS 'hashvarlenaextended' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-            CREATE OPERATOR kms.= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
-                FUNCTION = kms.enc_%1$s_det_eq, COMMUTATOR = OPERATOR(kms.=),
-                NEGATOR = OPERATOR(kms.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
-            CREATE OPERATOR kms.<> (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
-                FUNCTION = kms.enc_%1$s_det_ne, COMMUTATOR = OPERATOR(kms.<>),
-                NEGATOR = OPERATOR(kms.=), RESTRICT = neqsel, JOIN = neqjoinsel);
-            CREATE OPERATOR kms.< (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
-                FUNCTION = kms.enc_%1$s_det_lt, COMMUTATOR = OPERATOR(kms.>),
-                NEGATOR = OPERATOR(kms.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
-            CREATE OPERATOR kms.<= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
-                FUNCTION = kms.enc_%1$s_det_le, COMMUTATOR = OPERATOR(kms.>=),
-                NEGATOR = OPERATOR(kms.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
-            CREATE OPERATOR kms.> (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
-                FUNCTION = kms.enc_%1$s_det_gt, COMMUTATOR = OPERATOR(kms.<),
-                NEGATOR = OPERATOR(kms.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
-            CREATE OPERATOR kms.>= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
-                FUNCTION = kms.enc_%1$s_det_ge, COMMUTATOR = OPERATOR(kms.<=),
-                NEGATOR = OPERATOR(kms.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
-            CREATE OPERATOR CLASS kms.enc_%1$s_det_ops DEFAULT FOR TYPE kms.enc_%1$s_det USING btree AS
-                OPERATOR 1 kms.<, OPERATOR 2 kms.<=, OPERATOR 3 kms.=, OPERATOR 4 kms.>=,
-                OPERATOR 5 kms.>, FUNCTION 1 kms.enc_%1$s_det_cmp(kms.enc_%1$s_det, kms.enc_%1$s_det);
-            CREATE OPERATOR CLASS kms.enc_%1$s_det_ops DEFAULT FOR TYPE kms.enc_%1$s_det USING hash AS
-                OPERATOR 1 kms.=, FUNCTION 1 kms.enc_%1$s_det_hash(kms.enc_%1$s_det),
-                FUNCTION 2 kms.enc_%1$s_det_hash_extended(kms.enc_%1$s_det, bigint);
-        $sql$, rule, CASE rule WHEN 'text' THEN 'full' ELSE rule END);
-    END LOOP;
-END
-$do$;
