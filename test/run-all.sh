@@ -62,11 +62,23 @@ chmod 600 "$PGKMS_TEST_TMP/cluster/root.key"
 echo "kms.root_key = 'file:$PGKMS_TEST_TMP/cluster/root.key'" >>"$PGDATA/postgresql.conf"
 psql -XAtq -c 'SELECT pg_reload_conf()' >/dev/null
 
-pgxs=$(dirname "$(pg_config --pgxs)")
-run regress "$pgxs/../test/regress/pg_regress" --dbname=pgkms_regress \
-    --inputdir=test/regress --outputdir="$PGKMS_TEST_TMP/regress" \
-    --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
-    $(sed -n 's/^test: //p' test/regress/schedule)
+# On failure the log ends with the failed tests and the start of their diff, so that the
+# 40 lines printed above show what differed.
+regress() {
+    local pgxs
+    pgxs=$(dirname "$(pg_config --pgxs)")
+    "$pgxs/../test/regress/pg_regress" --dbname=pgkms_regress \
+        --inputdir=test/regress --outputdir="$PGKMS_TEST_TMP/regress" \
+        --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
+        $(sed -n 's/^test: //p' test/regress/schedule) >"$PGKMS_TEST_TMP/regress.out" 2>&1
+    local rc=$?
+    cat "$PGKMS_TEST_TMP/regress.out"
+    [ $rc -eq 0 ] && return 0
+    grep -E 'FAILED|failed \(' "$PGKMS_TEST_TMP/regress.out"
+    head -n 30 "$PGKMS_TEST_TMP/regress/regression.diffs" 2>/dev/null
+    return 1
+}
+run regress regress
 for t in test/e2e/*.sh; do run "e2e/$(basename "$t" .sh)" bash "$t"; done
 # Peers: real servers and tokens (SoftHSM2), each suite on clusters and state of its own.
 for t in test/peers/*.sh; do run "peers/$(basename "$t" .sh)" bash "$t"; done

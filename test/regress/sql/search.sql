@@ -25,8 +25,8 @@ SELECT kms.decrypt(kms.encrypt_det('')) = '' AS empty,
        kms.decrypt(kms.encrypt_det('second key', key => 'second')) AS other_key;
 SELECT sqlstate_of($$SELECT kms.decrypt(kms.encrypt_det('x', context => 'a'), 'b')$$);
 SELECT sqlstate_of($$SELECT kms.decrypt(kms.encrypt_det('x', context => 'a'))$$);
-SELECT sqlstate_of($$SELECT kms.decrypt(set_byte(kms.encrypt_det('x')::bytea, 36, 0)::kms.encrypted)$$);
-SELECT sqlstate_of($$SELECT kms.decrypt(set_byte(kms.encrypt_det('x')::bytea, 20, 0)::kms.encrypted)$$);
+SELECT sqlstate_of($$SELECT kms.decrypt(set_byte(kms.encrypt_det('x')::bytea, 36, get_byte(kms.encrypt_det('x')::bytea, 36) # 1)::kms.encrypted)$$);
+SELECT sqlstate_of($$SELECT kms.decrypt(set_byte(kms.encrypt_det('x')::bytea, 20, get_byte(kms.encrypt_det('x')::bytea, 20) # 1)::kms.encrypted)$$);
 SELECT sqlstate_of($$SELECT kms.decrypt(set_byte(kms.encrypt_det('x')::bytea, 19, 1)::kms.encrypted)$$);
 SELECT sqlstate_of($$SELECT kms.decrypt(substring(kms.encrypt_det('')::bytea FOR 35)::kms.encrypted)$$);
 -- NULL in, NULL out.
