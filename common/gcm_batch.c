@@ -51,7 +51,7 @@ GHASH_TARGET static void store_block(uint8_t *p, __m128i x)
  * product, shifted left by one bit for the reflected order, then reduced (Gueron and Kounavis,
  * "Intel Carry-Less Multiplication Instruction and its Usage for Computing the GCM Mode").
  */
-GHASH_TARGET static __m128i gf_mul(__m128i a, __m128i b)
+GHASH_TARGET static inline __attribute__((always_inline)) __m128i gf_mul(__m128i a, __m128i b)
 {
     __m128i lo = _mm_clmulepi64_si128(a, b, 0x00);
     __m128i hi = _mm_clmulepi64_si128(a, b, 0x11);
@@ -131,21 +131,32 @@ GHASH_TARGET void pgkms_gcm_batch_seal(pgkms_gcm_batch *b, size_t i, const uint8
     uint8_t(*blk)[PGKMS_GCM_BLOCK] = b->blocks[i];
     uint64_t aad_bits = (uint64_t)(aad1_len + aad2_len) * 8, ct_bits = (uint64_t)len * 8;
     ghash_state g;
+    size_t k = 0;
 
-    for (size_t k = 0; k < len; k++)
-        ct[k] = pt[k] ^ blk[1 + k / PGKMS_GCM_BLOCK][k % PGKMS_GCM_BLOCK];
     g.x = _mm_setzero_si128();
     g.h = load_block(b->h);
     g.fill = 0;
     ghash_update(&g, aad1, aad1_len);
     ghash_update(&g, aad2, aad2_len);
     ghash_pad(&g);
-    ghash_update(&g, ct, len);
-    ghash_pad(&g);
+    /* Encrypt and hash block by block; the last partial block is hashed zero-padded. */
+    for (; k + PGKMS_GCM_BLOCK <= len; k += PGKMS_GCM_BLOCK) {
+        __m128i c = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(pt + k)),
+                                  _mm_loadu_si128((const __m128i *)blk[1 + k / PGKMS_GCM_BLOCK]));
+
+        _mm_storeu_si128((__m128i *)(ct + k), c);
+        g.x = gf_mul(_mm_xor_si128(g.x, load_block(ct + k)), g.h);
+    }
+    if (k < len) {
+        memset(g.buf, 0, sizeof(g.buf));
+        for (size_t j = 0; k + j < len; j++)
+            g.buf[j] = ct[k + j] = pt[k + j] ^ blk[1 + k / PGKMS_GCM_BLOCK][j];
+        g.x = gf_mul(_mm_xor_si128(g.x, load_block(g.buf)), g.h);
+    }
     g.x = gf_mul(_mm_xor_si128(g.x, _mm_set_epi64x((long long)aad_bits, (long long)ct_bits)), g.h);
     store_block(tag, g.x);
-    for (int k = 0; k < PGKMS_GCM_BLOCK; k++)
-        tag[k] ^= blk[0][k];
+    for (int j = 0; j < PGKMS_GCM_BLOCK; j++)
+        tag[j] ^= blk[0][j];
     pgkms_wipe(blk, sizeof(b->blocks[i]));
     pgkms_wipe(&g, sizeof(g));
 }
