@@ -15,10 +15,16 @@
 #include "pgkms/gcm_batch.h"
 #include "pgkms/secmem.h"
 
+/* AADs up to this long have their GHASH kept: a column's values repeat header and context. */
+#define AAD_KEPT_MAX 256
+
 struct pgkms_gcm_batch {
     EVP_CIPHER_CTX *ecb;        /* AES-256-ECB under the data key */
     uint8_t h[PGKMS_GCM_BLOCK]; /* hash key E(K, 0^128) */
     uint8_t blocks[PGKMS_GCM_BATCH_N][PGKMS_GCM_BATCH_BLOCKS][PGKMS_GCM_BLOCK];
+    size_t aad_len;                    /* 0: none kept (an empty AAD hashes to zero anyway) */
+    uint8_t aad[AAD_KEPT_MAX];         /* the last AAD (public bytes) ... */
+    uint8_t aad_hash[PGKMS_GCM_BLOCK]; /* ... and its GHASH, zero-padded */
 };
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -93,6 +99,8 @@ typedef struct ghash_state {
 
 GHASH_TARGET static void ghash_update(ghash_state *g, const uint8_t *p, size_t len)
 {
+    if (len == 0) /* p may be NULL */
+        return;
     if (g->fill > 0) {
         size_t n = PGKMS_GCM_BLOCK - g->fill < len ? PGKMS_GCM_BLOCK - g->fill : len;
 
@@ -136,9 +144,23 @@ GHASH_TARGET void pgkms_gcm_batch_seal(pgkms_gcm_batch *b, size_t i, const uint8
     g.x = _mm_setzero_si128();
     g.h = load_block(b->h);
     g.fill = 0;
-    ghash_update(&g, aad1, aad1_len);
-    ghash_update(&g, aad2, aad2_len);
-    ghash_pad(&g);
+    if (b->aad_len != 0 && b->aad_len == aad1_len + aad2_len &&
+        memcmp(b->aad, aad1, aad1_len) == 0 &&
+        (aad2_len == 0 || memcmp(b->aad + aad1_len, aad2, aad2_len) == 0)) {
+        g.x = _mm_loadu_si128((const __m128i *)b->aad_hash);
+    } else {
+        ghash_update(&g, aad1, aad1_len);
+        ghash_update(&g, aad2, aad2_len);
+        ghash_pad(&g);
+        b->aad_len = 0;
+        if (aad1_len + aad2_len <= AAD_KEPT_MAX) {
+            memcpy(b->aad, aad1, aad1_len);
+            if (aad2_len > 0)
+                memcpy(b->aad + aad1_len, aad2, aad2_len);
+            _mm_storeu_si128((__m128i *)b->aad_hash, g.x);
+            b->aad_len = aad1_len + aad2_len;
+        }
+    }
     /* Encrypt and hash block by block; the last partial block is hashed zero-padded. */
     for (; k + PGKMS_GCM_BLOCK <= len; k += PGKMS_GCM_BLOCK) {
         __m128i c = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(pt + k)),

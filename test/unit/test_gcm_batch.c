@@ -8,7 +8,9 @@
 #include "harness.h"
 
 /* Values of 0..100 bytes (the batch serves up to 64, EVP the rest) over three batches and two
- * keys: each opens, and fails with one bit changed. */
+ * keys: each opens, and fails with one bit changed. Contexts change with every value in the
+ * first half; in the second half they repeat, and change to another of the same length, so
+ * that the GHASH kept for the last AAD is both reused and replaced. */
 static void check_round_trips(pgkms_crypto *crypto)
 {
     static const uint8_t tmk[32] = {7, 7, 7};
@@ -26,6 +28,11 @@ static void check_round_trips(pgkms_crypto *crypto)
     for (int n = 0; n < 3 * PGKMS_GCM_BATCH_N; n++) {
         size_t len = (size_t)n % sizeof(pt), cl = (size_t)n % sizeof(ctx);
         const pgkms_key_ref *key = &keys[n / 300 % 2]; /* a new data key in mid-batch */
+
+        if (n >= 3 * PGKMS_GCM_BATCH_N / 2) {
+            cl = 8;
+            ctx[0] = (uint8_t)('a' + n / 50 % 2);
+        }
 
         if (pgkms_sealer_seal(&s, key, tmk, PGKMS_ALG_GCM_DATA, ctx, cl, pt, len, out, NULL) !=
                 PGKMS_OK ||
