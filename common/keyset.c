@@ -128,8 +128,13 @@ pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, 
 
         if (fresh == NULL)
             return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a tenant key");
+        /*
+         * Every unwrap is preceded by a refresh, not only those of keys still cached: a root
+         * keeps its material in memory (file, Barbican), so once a key has failed closed, an
+         * unwrap without a refresh would bring it back from a root that is gone.
+         */
         rc = PGKMS_OK;
-        if (slot->valid && ks->root->ops->refresh != NULL)
+        if (ks->root->ops->refresh != NULL)
             rc = ks->root->ops->refresh(ks->root, st);
         if (rc == PGKMS_OK)
             rc = pgkms_tenant_key_unwrap(ks->root, rec, v, fresh, st);

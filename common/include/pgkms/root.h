@@ -23,8 +23,8 @@ typedef struct pgkms_root_ops {
                        size_t key_len, uint8_t *out, size_t *out_len, pgkms_status *st);
     pgkms_code (*unwrap)(pgkms_root *root, const uint8_t *aad, size_t aad_len, const uint8_t *in,
                          size_t in_len, uint8_t *key, size_t key_len, pgkms_status *st);
-    /* Checks the root again (re-reads a file, re-authenticates to a KMS); may be NULL. Called
-     * before cached tenant keys are refreshed, so a revoked root ends them within the TTL. */
+    /* Checks the root again (re-reads a file, re-fetches a secret); may be NULL. Called before
+     * every unwrap of a keyset, so a revoked root ends its tenant keys within the TTL. */
     pgkms_code (*refresh)(pgkms_root *root, pgkms_status *st);
     void (*close)(pgkms_root *root);
 } pgkms_root_ops;
