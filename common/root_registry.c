@@ -8,10 +8,12 @@
 typedef pgkms_code (*root_open_fn)(pgkms_root *, const char *, unsigned, pgkms_status *);
 
 static const struct {
-    const char *prefix; /* scheme with its colon; the rest of the URI goes to the backend */
+    const char *prefix; /* the rest of the URI goes to the backend */
     root_open_fn open;
 } backends[] = {
-    {"file:", pgkms_root_file_open}, {"/", NULL}, /* a bare absolute path is a file root */
+    {"file:", pgkms_root_file_open},
+    {"/", NULL}, /* a bare absolute path is a file root */
+    {"barbican+", pgkms_root_barbican_open},
 };
 
 pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags, pgkms_root **out,
@@ -36,7 +38,9 @@ pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags
     }
     if (open == NULL)
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
-                          "unsupported root key URI \"%.64s\": expected file:/path", uri);
+                          "unsupported root key URI \"%.64s\": expected file:/path or "
+                          "barbican+https://host/<secret uuid>?project=<id>",
+                          uri);
     root = calloc(1, sizeof(*root));
     if (root == NULL || (root->uri = strdup(uri)) == NULL) {
         free(root);

@@ -18,7 +18,7 @@
 typedef struct pgkms_root pgkms_root;
 
 typedef struct pgkms_root_ops {
-    const char *kind; /* recorded with every tenant key version: "file", ... */
+    const char *kind; /* recorded with every tenant key version: "file", "barbican", ... */
     pgkms_code (*wrap)(pgkms_root *root, const uint8_t *aad, size_t aad_len, const uint8_t *key,
                        size_t key_len, uint8_t *out, size_t *out_len, pgkms_status *st);
     pgkms_code (*unwrap)(pgkms_root *root, const uint8_t *aad, size_t aad_len, const uint8_t *in,
@@ -38,7 +38,7 @@ struct pgkms_root {
     void *state;
 };
 
-/* Opens the root named by uri ("file:/path" or an absolute path). */
+/* Opens the root named by uri ("file:/path", an absolute path, "barbican+https://..."). */
 pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags, pgkms_root **out,
                            pgkms_status *st) PGKMS_MUST_CHECK;
 void pgkms_root_close(pgkms_root *root);
@@ -46,5 +46,8 @@ void pgkms_root_close(pgkms_root *root);
 /* Backends. */
 pgkms_code pgkms_root_file_open(pgkms_root *root, const char *path, unsigned flags,
                                 pgkms_status *st) PGKMS_MUST_CHECK;
+/* uri without its "barbican+" prefix (root_barbican.h). */
+pgkms_code pgkms_root_barbican_open(pgkms_root *root, const char *uri, unsigned flags,
+                                    pgkms_status *st) PGKMS_MUST_CHECK;
 
 #endif
