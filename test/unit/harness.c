@@ -56,7 +56,7 @@ static const struct {
 } groups[] = {
     {"aead_kat", test_aead_kat}, {"format", test_format},         {"codec", test_codec},
     {"keys", test_keys},         {"key_import", test_key_import}, {"mask", test_mask},
-    {"http", test_http},
+    {"http", test_http},         {"barbican", test_barbican},
 };
 
 int main(int argc, char **argv)

@@ -43,5 +43,6 @@ void test_keys(void);
 void test_key_import(void);
 void test_mask(void);
 void test_http(void);
+void test_barbican(void);
 
 #endif
