@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs every suite (unit, provider CLI, pg_regress, end-to-end, fuzz) and prints one closing
-# line "pgkms: N passed, M failed, K skipped". A suite script exits 0 (pass), 77 (skip, with
-# its reason on the last line) or anything else (fail).
+# Runs every suite (unit, provider CLI, pg_regress, end-to-end, peers, fuzz) and prints one
+# closing line "pgkms: N passed, M failed, K skipped". A suite script exits 0 (pass), 77 (skip,
+# with its reason on the last line) or anything else (fail).
 set -uo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/.."
@@ -65,6 +65,8 @@ run regress "$pgxs/../test/regress/pg_regress" --dbname=pgkms_regress \
     --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
     $(sed -n 's/^test: //p' test/regress/schedule)
 for t in test/e2e/*.sh; do run "e2e/$(basename "$t" .sh)" bash "$t"; done
+# Peers: real servers and tokens (Barbican), each suite on clusters and state of its own.
+for t in test/peers/*.sh; do run "peers/$(basename "$t" .sh)" bash "$t"; done
 
 # Fuzz the decoders for a bounded time, seeded with the format vectors and keyring.
 corpus="$PGKMS_TEST_TMP/corpus"
