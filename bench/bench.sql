@@ -50,7 +50,13 @@ INSERT INTO bench_method VALUES
   ('insert', 1, 'baseline', 'v', '%1$s', 'ins_plain (v text)'),
   ('insert', 2, 'pgkms', 'kms.encrypt(v)', '%1$s', 'ins_kms (e kms.encrypted)'),
   ('insert', 3, 'pgkms values, no crypto', 'e', '%1$s_kms', 'ins_kms_copy (e kms.encrypted)'),
-  ('insert', 4, 'encrypt_iv', :'iv_enc', :'iv_src', 'ins_iv (e bytea)');
+  ('insert', 4, 'encrypt_iv', :'iv_enc', :'iv_src', 'ins_iv (e bytea)'),
+  -- Masking (no keys): the phone rule, the general rule, and what users write without pgkms.
+  ('mask', 1, 'baseline', 'v', '%1$s', NULL),
+  ('mask', 2, 'pgkms', 'kms.mask_phone(v)', '%1$s', NULL),
+  ('mask', 3, 'kms.mask(v, 3, 4)', 'kms.mask(v, 3, 4)', '%1$s', NULL),
+  ('mask', 4, 'regexp_replace', $$regexp_replace(v, '^(\d{3})\d+(\d{4})$', '\1****\2')$$, '%1$s', NULL),
+  ('mask', 5, 'left/repeat/right', $$left(v, 3) || repeat('*', length(v) - 7) || right(v, 4)$$, '%1$s', NULL);
 
 -- Encrypted copies (not timed) for the decrypt runs and the sizes, made by the timed expressions.
 CREATE PROCEDURE bench_prepare(ds text) LANGUAGE plpgsql AS $$
@@ -140,6 +146,8 @@ CALL bench_run('phone', 'encrypt', :reps);
 CALL bench_run('phone', 'decrypt', :reps);
 \echo '[phone] insert'
 CALL bench_run('phone', 'insert', :reps);
+\echo '[phone] mask'
+CALL bench_run('phone', 'mask', :reps);
 \echo '[string64] encrypt'
 CALL bench_run('string64', 'encrypt', :reps);
 \echo '[string64] decrypt'
@@ -166,3 +174,67 @@ BEGIN
 END $$;
 CALL bench_sizes('phone');
 CALL bench_sizes('string64');
+
+-- Searchable encryption (docs/searchable-encryption.md): indexed equality lookups of phone
+-- numbers, each a separate index probe (nested loop over a parameterized index scan), on a
+-- plaintext column, a deterministic column and a blind index (64 bits, beside the randomized
+-- value; also with the candidate decrypted and compared, as an application checks it).
+SELECT :rows / 10 AS lookups \gset
+\echo '[setup] lookup tables of' :rows 'phone numbers: plaintext, deterministic, blind index; btree indexes'
+SET search_path = public, kms;  -- the = operator of kms.encrypted
+CREATE TABLE lk_plain AS SELECT v FROM phone;
+CREATE TABLE lk_det AS SELECT kms.encrypt_det(v, context => 'phone') AS e FROM phone;
+CREATE TABLE lk_bi AS
+  SELECT kms.encrypt(v) AS e, kms.blind_index(v, purpose => 'phone', bits => 64) AS idx FROM phone;
+CREATE INDEX ON lk_plain (v);
+CREATE INDEX ON lk_det (e);
+CREATE INDEX ON lk_bi (idx);
+VACUUM ANALYZE lk_plain, lk_det, lk_bi;
+-- The g-th key: a permutation of the phone numbers (7919 is prime, so coprime with 10^k).
+\set key '''138'' || lpad((mod(g * 7919, ' :rows ') + 1)::text, 8, ''0'')'
+\set probe 'generate_series(1, ' :lookups ') g, LATERAL (SELECT 1 FROM '
+INSERT INTO bench_method VALUES
+  ('lookup', 1, 'baseline', '*', :'probe' || 'lk_plain WHERE v = ' || :'key' || ') x', NULL),
+  ('lookup', 2, 'pgkms deterministic', '*',
+   :'probe' || 'lk_det WHERE e = kms.encrypt_det(' || :'key' || ', context => ''phone'')) x', NULL),
+  ('lookup', 3, 'pgkms blind index', '*',
+   :'probe' || 'lk_bi WHERE idx = kms.blind_index(' || :'key'
+            || ', purpose => ''phone'', bits => 64)) x', NULL),
+  ('lookup', 4, 'pgkms blind index, candidate decrypted', '*',
+   :'probe' || 'lk_bi WHERE idx = kms.blind_index(' || :'key'
+            || ', purpose => ''phone'', bits => 64) AND kms.decrypt(e) = ' || :'key' || ') x', NULL);
+-- Index probes, not one hash or merge join of all the keys against the table.
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_seqscan = off;
+\echo '[check] every lookup method finds each of the' :lookups 'phone numbers once, through an index'
+CREATE PROCEDURE bench_check_lookups(lookups bigint) LANGUAGE plpgsql AS $$
+DECLARE
+  m record;
+  n bigint;
+  line text;
+  indexed bool;
+BEGIN
+  FOR m IN SELECT * FROM bench_method WHERE op = 'lookup' LOOP
+    EXECUTE format('SELECT count(%s) FROM %s', m.expr, m.src) INTO n;
+    IF n <> lookups THEN
+      RAISE EXCEPTION 'lookup %: % rows found for % lookups', m.method, n, lookups;
+    END IF;
+    indexed := false;
+    FOR line IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT count(%s) FROM %s', m.expr, m.src) LOOP
+      indexed := indexed OR line LIKE '%Index Scan%' OR line LIKE '%Index Only Scan%';
+    END LOOP;
+    IF NOT indexed THEN
+      RAISE EXCEPTION 'lookup %: no index scan in the plan', m.method;
+    END IF;
+  END LOOP;
+END $$;
+CALL bench_check_lookups(:lookups);
+\echo '[phone] lookup'
+CALL bench_run('phone', 'lookup', :reps);
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_seqscan;
+INSERT INTO bench_size
+  SELECT 'phone', 5, 'pgkms deterministic', avg(pg_column_size(e)),
+         pg_table_size('lk_det')::numeric / count(*) FROM lk_det;

@@ -23,7 +23,8 @@ SELECT format('| %s | %s | %s | %s | %s | %s | %s | %s |', m.dataset, m.op,
               m.runs)
   FROM med m JOIN bench_method bm ON bm.op = m.op AND bm.method = m.method
   JOIN med b ON b.dataset = m.dataset AND b.op = m.op AND b.method = 'baseline'
- ORDER BY m.dataset, array_position(ARRAY['encrypt', 'decrypt', 'insert'], m.op), bm.ord;
+ WHERE m.op <> 'lookup'
+ ORDER BY m.dataset, array_position(ARRAY['encrypt', 'decrypt', 'insert', 'mask'], m.op), bm.ord;
 
 \echo
 \echo '## Targets (ratios of medians from this run)'
@@ -36,7 +37,8 @@ WITH t(ord, target, op, num, den, goal, at_least) AS (VALUES
   (1, 'encrypt: `encrypt_iv` (random IV) time / pgkms time', 'encrypt', 'encrypt_iv', 'pgkms', 2.0, true),
   (2, 'encrypt: `pgp_sym_encrypt` (s2k-mode=0) time / pgkms time', 'encrypt', 'pgp_sym_encrypt', 'pgkms', 5.0, true),
   (3, 'decrypt: `decrypt_iv` time / pgkms time', 'decrypt', 'decrypt_iv', 'pgkms', 2.0, true),
-  (4, 'INSERT: pgkms time / plaintext time', 'insert', 'pgkms', 'baseline', 2.0, false))
+  (4, 'INSERT: pgkms time / plaintext time', 'insert', 'pgkms', 'baseline', 2.0, false),
+  (5, 'mask: `regexp_replace` time / `kms.mask_phone` time', 'mask', 'regexp_replace', 'pgkms', 1.0, true))
 SELECT format('| %s | %s | %s× | %s× | %s %s× | %s |', t.target, n.dataset, to_char(n.ms / d.ms, 'FM990.00'),
               to_char(n.cpu_ms / nullif(d.cpu_ms, 0), 'FM990.00'),
               CASE WHEN t.at_least THEN '≥' ELSE '≤' END, t.goal,
@@ -60,3 +62,21 @@ SELECT format('| %s | %s | %s | %s | %s | %s |', s.dataset, s.method, round(s.da
               CASE WHEN s.ord = 1 THEN '' ELSE to_char(s.table_per_row / p.table_per_row, 'FM990.00') || '×' END)
   FROM bench_size s JOIN bench_size p ON p.dataset = s.dataset AND p.ord = 1
  ORDER BY s.dataset, s.ord;
+
+\echo
+\echo '## Searchable encryption: indexed lookups'
+\echo
+\echo 'One index probe per phone number, rows/10 probes per statement (a nested loop over a'
+\echo 'parameterized index scan), medians of the runs. Ratio: time / the plaintext lookups.'
+\echo
+\echo '| method | ms | lookups | µs per lookup | ratio | CPU ms | runs (ms) |'
+\echo '|---|---:|---:|---:|---:|---:|---|'
+SELECT format('| %s | %s | %s | %s | %s× | %s | %s |',
+              CASE WHEN m.method = 'baseline' THEN 'plaintext column' ELSE m.method END,
+              to_char(m.ms, 'FM999,999,990'), to_char(m.nrows / 10, 'FM999,999,990'),
+              to_char(m.ms * 1000 / (m.nrows / 10), 'FM990.00'), to_char(m.ms / b.ms, 'FM990.00'),
+              to_char(m.cpu_ms, 'FM999,999,990'), m.runs)
+  FROM med m JOIN bench_method bm ON bm.op = m.op AND bm.method = m.method
+  JOIN med b ON b.op = m.op AND b.method = 'baseline'
+ WHERE m.op = 'lookup'
+ ORDER BY bm.ord;

@@ -84,3 +84,41 @@ pgkms_code pgkms_gcm_open(EVP_CIPHER_CTX *ctx, const uint8_t *nonce, const uint8
     }
     return PGKMS_OK;
 }
+
+/* One message with a context of its own: seals in to out (enc=1) or opens it (enc=0). */
+static pgkms_code gcm_once(OSSL_LIB_CTX *libctx, const uint8_t key[PGKMS_AES256_KEY_LEN], int enc,
+                           const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                           const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag,
+                           pgkms_status *st)
+{
+    EVP_CIPHER *gcm = EVP_CIPHER_fetch(libctx, "AES-256-GCM", NULL);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    pgkms_code rc;
+
+    if (gcm == NULL || ctx == NULL)
+        rc = pgkms_fail(st, PGKMS_E_INTERNAL, "AES-256-GCM is not available");
+    else
+        rc = pgkms_gcm_set_key(ctx, gcm, enc, key, st);
+    if (rc == PGKMS_OK)
+        rc = enc ? pgkms_gcm_seal(ctx, nonce, aad, aad_len, NULL, 0, in, len, out, tag, st)
+                 : pgkms_gcm_open(ctx, nonce, aad, aad_len, NULL, 0, in, len, tag, out, st);
+    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_free(gcm);
+    return rc;
+}
+
+pgkms_code pgkms_gcm_seal_once(OSSL_LIB_CTX *libctx, const uint8_t key[PGKMS_AES256_KEY_LEN],
+                               const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                               const uint8_t *pt, size_t len, uint8_t *ct, uint8_t *tag,
+                               pgkms_status *st)
+{
+    return gcm_once(libctx, key, 1, nonce, aad, aad_len, pt, len, ct, tag, st);
+}
+
+pgkms_code pgkms_gcm_open_once(OSSL_LIB_CTX *libctx, const uint8_t key[PGKMS_AES256_KEY_LEN],
+                               const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                               const uint8_t *ct, size_t len, const uint8_t *tag, uint8_t *pt,
+                               pgkms_status *st)
+{
+    return gcm_once(libctx, key, 0, nonce, aad, aad_len, ct, len, pt, (uint8_t *)tag, st);
+}

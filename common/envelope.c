@@ -17,18 +17,29 @@ static const char DEK_INFO[] = "pgkms dek v1";
 pgkms_code pgkms_crypto_init(pgkms_crypto *c, OSSL_LIB_CTX *libctx, const char *propq,
                              pgkms_status *st)
 {
+    memset(c, 0, sizeof(*c));
     c->libctx = libctx;
     c->gcm = EVP_CIPHER_fetch(libctx, "AES-256-GCM", propq);
-    if (c->gcm == NULL)
+    c->ctr = EVP_CIPHER_fetch(libctx, "AES-256-CTR", propq);
+    c->cmac = EVP_MAC_fetch(libctx, "CMAC", propq);
+    c->hmac = EVP_MAC_fetch(libctx, "HMAC", propq);
+    if (c->gcm == NULL || c->ctr == NULL || c->cmac == NULL || c->hmac == NULL) {
+        pgkms_crypto_cleanup(c);
         return pgkms_fail(st, PGKMS_E_INTERNAL,
-                          "AES-256-GCM is not available (is the default provider loaded?)");
+                          "AES-256-GCM, AES-256-CTR, CMAC or HMAC is not available (is the "
+                          "default provider loaded?)");
+    }
     return PGKMS_OK;
 }
 
 void pgkms_crypto_cleanup(pgkms_crypto *c)
 {
     EVP_CIPHER_free(c->gcm);
-    c->gcm = NULL;
+    EVP_CIPHER_free(c->ctr);
+    EVP_MAC_free(c->cmac);
+    EVP_MAC_free(c->hmac);
+    c->gcm = c->ctr = NULL;
+    c->cmac = c->hmac = NULL;
 }
 
 pgkms_code pgkms_dek_derive(OSSL_LIB_CTX *libctx, const pgkms_key_ref *key, const uint8_t *tmk,
@@ -195,6 +206,10 @@ pgkms_code pgkms_sealer_open(pgkms_sealer *s, const pgkms_envelope *env, const u
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
                           "context of %zu bytes exceeds the %d-byte limit", context_len,
                           PGKMS_MAX_CONTEXT_LEN);
+    if (env->alg == PGKMS_ALG_SIV_DATA) {
+        pgkms_wipe(pt, env->ciphertext_len);
+        return pgkms_fail(st, PGKMS_E_INTERNAL, "a deterministic value reached the GCM opener");
+    }
     memcpy(key.ref, env->key_ref, PGKMS_KEY_REF_LEN);
     key.version = env->key_version;
     for (int i = 0; i < PGKMS_OPEN_SLOTS; i++) {

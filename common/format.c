@@ -4,8 +4,15 @@
 
 #include "pgkms/format.h"
 
+size_t pgkms_format_overhead(uint8_t alg)
+{
+    return alg == PGKMS_ALG_SIV_DATA ? PGKMS_DET_OVERHEAD : PGKMS_OVERHEAD;
+}
+
 pgkms_code pgkms_format_parse(const uint8_t *buf, size_t len, pgkms_envelope *env, pgkms_status *st)
 {
+    size_t overhead;
+
     if (buf == NULL || len == 0)
         return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "value is empty");
     if (len < 2 || buf[0] != PGKMS_MAGIC0 || buf[1] != PGKMS_MAGIC1)
@@ -13,13 +20,14 @@ pgkms_code pgkms_format_parse(const uint8_t *buf, size_t len, pgkms_envelope *en
     if (len < 3 || buf[2] != PGKMS_FORMAT_V1)
         return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "unsupported pgkms format version %d",
                           len < 3 ? -1 : buf[2]);
-    if (len < 4 || (buf[3] != PGKMS_ALG_GCM_DATA && buf[3] != PGKMS_ALG_GCM_KEYWRAP))
+    if (len < 4 || (buf[3] != PGKMS_ALG_GCM_DATA && buf[3] != PGKMS_ALG_GCM_KEYWRAP &&
+                    buf[3] != PGKMS_ALG_SIV_DATA))
         return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "unsupported pgkms algorithm %d",
                           len < 4 ? -1 : buf[3]);
-    if (len < PGKMS_OVERHEAD)
+    overhead = pgkms_format_overhead(buf[3]);
+    if (len < overhead)
         return pgkms_fail(st, PGKMS_E_BAD_FORMAT,
-                          "value is truncated: %zu bytes, at least %d expected", len,
-                          PGKMS_OVERHEAD);
+                          "value is truncated: %zu bytes, at least %zu expected", len, overhead);
     if (len > PGKMS_MAX_VALUE_LEN)
         return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "value is longer than %zu bytes",
                           PGKMS_MAX_VALUE_LEN);
@@ -32,6 +40,18 @@ pgkms_code pgkms_format_parse(const uint8_t *buf, size_t len, pgkms_envelope *en
     if (env->key_version == 0)
         return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "key version 0 is not valid");
     env->header = buf;
+    if (env->alg == PGKMS_ALG_SIV_DATA) {
+        /* One data key per tenant key version: the field is reserved and must be zero. */
+        if (env->dek_id != 0)
+            return pgkms_fail(st, PGKMS_E_BAD_FORMAT,
+                              "data key id of a deterministic value must be 0, not %u",
+                              (unsigned)env->dek_id);
+        env->nonce = NULL;
+        env->tag = buf + PGKMS_HEADER_LEN;
+        env->ciphertext = buf + PGKMS_DET_OVERHEAD;
+        env->ciphertext_len = len - PGKMS_DET_OVERHEAD;
+        return PGKMS_OK;
+    }
     env->nonce = buf + PGKMS_HEADER_LEN;
     env->ciphertext = buf + PGKMS_PREFIX_LEN;
     env->ciphertext_len = len - PGKMS_OVERHEAD;

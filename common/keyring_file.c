@@ -65,6 +65,7 @@ static pgkms_code parse_key(json_t *jk, size_t i, pgkms_key_record *rec, pgkms_s
     const char *alias = opt_string(jk, "alias");
     const char *state = opt_string(jk, "state");
     const char *created = opt_string(jk, "created");
+    const char *keyring_uri = opt_string(jk, "keyring_uri");
     json_t *def = json_object_get(jk, "default");
     json_t *cur = json_object_get(jk, "current_version");
     json_t *versions = json_object_get(jk, "versions");
@@ -79,6 +80,10 @@ static pgkms_code parse_key(json_t *jk, size_t i, pgkms_key_record *rec, pgkms_s
         return bad(st, i, "key_id must be a UUID");
     if (state == NULL || strlen(state) > 32)
         return bad(st, i, "state is missing");
+    if (json_object_get(jk, "keyring_uri") != NULL &&
+        (keyring_uri == NULL || keyring_uri[0] == '\0' ||
+         strlen(keyring_uri) > PGKMS_KEYRING_URI_MAX))
+        return bad(st, i, "keyring_uri must be a keyring URI");
     if (!json_is_boolean(def))
         return bad(st, i, "default must be true or false");
     if (!json_is_integer(cur) || json_integer_value(cur) < 1 ||
@@ -92,6 +97,7 @@ static pgkms_code parse_key(json_t *jk, size_t i, pgkms_key_record *rec, pgkms_s
     rec->alias = alias ? strdup(alias) : NULL;
     rec->state = strdup(state);
     rec->created = created ? strdup(created) : NULL;
+    rec->keyring_uri = keyring_uri ? strdup(keyring_uri) : NULL;
     rec->is_default = json_is_true(def);
     rec->current_version = (uint32_t)json_integer_value(cur);
     rec->versions = calloc(n ? n : 1, sizeof(pgkms_key_version));
@@ -193,10 +199,10 @@ pgkms_code pgkms_keyring_serialize(const pgkms_keyring *kr, char **out, pgkms_st
             }
         k = versions == NULL
                 ? NULL
-                : json_pack("{s:s, s:s, s:s?, s:b, s:s, s:i, s:s?, s:o}", "tenant", r->tenant,
+                : json_pack("{s:s, s:s, s:s?, s:b, s:s, s:i, s:s?, s:s*, s:o}", "tenant", r->tenant,
                             "key_id", kid, "alias", r->alias, "default", r->is_default, "state",
                             r->state, "current_version", (json_int_t)r->current_version, "created",
-                            r->created, "versions", versions);
+                            r->created, "keyring_uri", r->keyring_uri, "versions", versions);
         if (k == NULL || json_array_append_new(keys, k) != 0) {
             json_decref(keys);
             keys = NULL;

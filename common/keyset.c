@@ -46,6 +46,12 @@ void pgkms_keyset_cleanup(pgkms_keyset *ks)
     free(ks->slots);
     pgkms_keyring_free(&ks->keys);
     pgkms_root_close(ks->root);
+    pgkms_root_close(ks->previous);
+    for (size_t i = 0; i < ks->nkeyrings; i++) {
+        free(ks->keyrings[i].uri);
+        pgkms_root_close(ks->keyrings[i].root);
+    }
+    free(ks->keyrings);
     free(ks->tenant);
     memset(ks, 0, sizeof(*ks));
 }
@@ -80,11 +86,52 @@ pgkms_code pgkms_key_usable(const pgkms_key_record *rec, pgkms_status *st)
                       rec->tenant, rec->state);
 }
 
+void pgkms_keyset_set_previous_root(pgkms_keyset *ks, pgkms_root *previous)
+{
+    pgkms_root_close(ks->previous);
+    ks->previous = previous;
+}
+
 static pgkms_unwrap_observer unwrap_observer;
 
 void pgkms_keyset_set_unwrap_observer(pgkms_unwrap_observer fn)
 {
     unwrap_observer = fn;
+}
+
+/* The keyring that unwraps version v of rec: its own keyring (HYOK), else a root. */
+static pgkms_code keyring_of(pgkms_keyset *ks, const pgkms_key_record *rec,
+                             const pgkms_key_version *v, pgkms_root **out, pgkms_status *st)
+{
+    struct pgkms_keyset_keyring *k;
+    pgkms_code rc;
+
+    if (rec->keyring_uri == NULL) {
+        *out = ks->previous != NULL && memcmp(v->root_id, ks->previous->id, PGKMS_ROOT_ID_LEN) == 0
+                   ? ks->previous
+                   : ks->root;
+        return PGKMS_OK;
+    }
+    for (size_t i = 0; i < ks->nkeyrings; i++)
+        if (strcmp(ks->keyrings[i].uri, rec->keyring_uri) == 0) {
+            *out = ks->keyrings[i].root;
+            return PGKMS_OK;
+        }
+    k = realloc(ks->keyrings, (ks->nkeyrings + 1) * sizeof(*k));
+    if (k == NULL)
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
+    ks->keyrings = k;
+    k = &ks->keyrings[ks->nkeyrings];
+    if ((k->uri = strdup(rec->keyring_uri)) == NULL)
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
+    rc = pgkms_root_open(ks->root->libctx, rec->keyring_uri, 0, &k->root, st);
+    if (rc != PGKMS_OK) {
+        free(k->uri);
+        return rc;
+    }
+    ks->nkeyrings++;
+    *out = k->root;
+    return PGKMS_OK;
 }
 
 pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, uint32_t version,
@@ -128,16 +175,19 @@ pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, 
 
         if (fresh == NULL)
             return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a tenant key");
+        pgkms_root *root = NULL;
+
         /*
          * Every unwrap is preceded by a refresh, not only those of keys still cached: a root
-         * keeps its material in memory (file, Barbican), so once a key has failed closed, an
-         * unwrap without a refresh would bring it back from a root that is gone.
+         * keeps its material in memory (a file's KEK, a Barbican secret's KEK), so once a key
+         * has failed closed, an unwrap without a refresh would bring it back from a root that
+         * is gone.
          */
-        rc = PGKMS_OK;
-        if (ks->root->ops->refresh != NULL)
-            rc = ks->root->ops->refresh(ks->root, st);
+        rc = keyring_of(ks, rec, v, &root, st);
+        if (rc == PGKMS_OK && root->ops->refresh != NULL)
+            rc = root->ops->refresh(root, st);
         if (rc == PGKMS_OK)
-            rc = pgkms_tenant_key_unwrap(ks->root, rec, v, fresh, st);
+            rc = pgkms_tenant_key_unwrap(root, rec, v, fresh, st);
         if (unwrap_observer != NULL) {
             pgkms_status ok = {PGKMS_OK, ""};
 

@@ -15,11 +15,14 @@
 
 #include "pgkms/codec.h"
 #include "pgkms/root.h"
+#include "pgkms/root_file.h"
 #include "pgkms/root_kek.h"
 #include "pgkms/secmem.h"
 
 #define ROOT_LEN     PGKMS_ROOT_SECRET_LEN
 #define ROOT_HEX_LEN 64
+
+_Static_assert(PGKMS_ROOT_FILE_KEY_LEN == PGKMS_ROOT_SECRET_LEN, "a root file holds a root secret");
 
 typedef struct file_state {
     pgkms_root_kek kek;
@@ -54,10 +57,14 @@ static void file_close(pgkms_root *root)
 static pgkms_code file_refresh(pgkms_root *root, pgkms_status *st);
 static const pgkms_root_ops file_ops = {"file", file_wrap, file_unwrap, file_refresh, file_close};
 
-/* Writes a new root key without ever exposing a partial file: temp file, then link(). */
-static pgkms_code create_root_file(OSSL_LIB_CTX *libctx, const char *path, pgkms_status *st)
+/*
+ * Writes root bytes without ever exposing a partial file: temp file, then link(), which never
+ * replaces an existing file. With exist_ok, a file that appeared meanwhile (another process
+ * created the root first) is success and is the one used.
+ */
+static pgkms_code write_root_file(const char *path, const uint8_t raw[ROOT_LEN], int exist_ok,
+                                  pgkms_status *st)
 {
-    uint8_t raw[ROOT_LEN];
     char hex[ROOT_HEX_LEN + 2];
     char tmp[4096];
     int fd, ok;
@@ -65,32 +72,57 @@ static pgkms_code create_root_file(OSSL_LIB_CTX *libctx, const char *path, pgkms
 
     if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof(tmp))
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT, "root key path is too long");
-    if (RAND_bytes_ex(libctx, raw, sizeof(raw), 256) <= 0)
-        return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
-    pgkms_hex_encode(raw, ROOT_LEN, hex);
-    hex[ROOT_HEX_LEN] = '\n';
-    pgkms_wipe(raw, sizeof(raw));
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        pgkms_wipe(hex, sizeof(hex));
+    if (fd < 0)
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "could not create root key file \"%s\": %s",
                           tmp, strerror(errno));
-    }
+    pgkms_hex_encode(raw, ROOT_LEN, hex);
+    hex[ROOT_HEX_LEN] = '\n';
     ok = write(fd, hex, ROOT_HEX_LEN + 1) == ROOT_HEX_LEN + 1 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     pgkms_wipe(hex, sizeof(hex));
     if (!ok)
         rc = pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "could not write root key file \"%s\": %s",
                         tmp, strerror(errno));
-    /* link() fails if another process created the root first; then that one is used. */
-    else if (link(tmp, path) != 0 && errno != EEXIST)
-        rc = pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "could not create root key file \"%s\": %s",
-                        path, strerror(errno));
+    else if (link(tmp, path) != 0 && !(exist_ok && errno == EEXIST))
+        rc = errno == EEXIST
+                 ? pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
+                              "root key file \"%s\" already exists; it is never replaced", path)
+                 : pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
+                              "could not create root key file \"%s\": %s", path, strerror(errno));
     unlink(tmp);
     return rc;
 }
 
-static pgkms_code read_root_file(const char *path, uint8_t root[ROOT_LEN], pgkms_status *st)
+static pgkms_code create_root_file(OSSL_LIB_CTX *libctx, const char *path, pgkms_status *st)
+{
+    uint8_t *raw = pgkms_secure_alloc(ROOT_LEN);
+    pgkms_code rc;
+
+    if (raw == NULL)
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for the root key");
+    if (RAND_bytes_ex(libctx, raw, ROOT_LEN, 256) <= 0)
+        rc = pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
+    else
+        rc = write_root_file(path, raw, 1, st);
+    pgkms_secure_free(raw, ROOT_LEN);
+    return rc;
+}
+
+pgkms_code pgkms_root_file_write(const char *path, const uint8_t root[PGKMS_ROOT_FILE_KEY_LEN],
+                                 pgkms_status *st)
+{
+    return write_root_file(path, root, 0, st);
+}
+
+pgkms_code pgkms_root_file_id(OSSL_LIB_CTX *libctx, const uint8_t root[PGKMS_ROOT_FILE_KEY_LEN],
+                              uint8_t id[PGKMS_ROOT_ID_LEN], pgkms_status *st)
+{
+    return pgkms_root_kek_id(libctx, root, id, st);
+}
+
+pgkms_code pgkms_root_file_read(const char *path, uint8_t root[PGKMS_ROOT_FILE_KEY_LEN],
+                                pgkms_status *st)
 {
     char buf[ROOT_HEX_LEN + 8];
     struct stat sb;
@@ -147,7 +179,7 @@ static pgkms_code load_root(pgkms_root *root, const char *path, pgkms_status *st
         pgkms_secure_free(fresh, sizeof(file_state));
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for the root key");
     }
-    rc = read_root_file(path, secret, st);
+    rc = pgkms_root_file_read(path, secret, st);
     if (rc == PGKMS_OK)
         rc = pgkms_root_kek_derive(root->libctx, secret, &fresh->kek, id, st);
     pgkms_secure_free(secret, ROOT_LEN);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pgkms/root.h"
+#include "pgkms/root_kms.h"
 
 typedef pgkms_code (*root_open_fn)(pgkms_root *, const char *, unsigned, pgkms_status *);
 
@@ -12,7 +13,12 @@ static const struct {
     root_open_fn open;
 } backends[] = {
     {"file:", pgkms_root_file_open},
+    {"pkcs11:", pgkms_root_pkcs11_open},
     {"/", NULL}, /* a bare absolute path is a file root */
+    {"vault+https:", pgkms_root_vault_open},
+    {"vault+http:", pgkms_root_vault_open}, /* to a test server on 127.0.0.1 only */
+    {"awskms:", pgkms_root_awskms_open},
+    {"kmip://", pgkms_root_kmip_open},
     {"barbican+", pgkms_root_barbican_open},
 };
 
@@ -38,7 +44,9 @@ pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags
     }
     if (open == NULL)
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
-                          "unsupported root key URI \"%.64s\": expected file:/path or "
+                          "unsupported root key URI \"%.64s\": expected file:/path, pkcs11:..., "
+                          "vault+https://host:port/<mount>/<key>, awskms://<region>/<key>, "
+                          "kmip://host:port/<key> or "
                           "barbican+https://host/<secret uuid>?project=<id>",
                           uri);
     root = calloc(1, sizeof(*root));

@@ -189,12 +189,16 @@ pgkms_code pgkms_tenant_key_unwrap(pgkms_root *root, const pgkms_key_record *rec
                           "is a \"%s\" keyring",
                           kid, v->version, v->keyring ? v->keyring : "?", root->ops->kind);
     if (memcmp(v->root_id, root->id, PGKMS_ROOT_ID_LEN) != 0) {
+        /* A pkcs11 URI is named by its path (token, object): its query would crowd out the ids. */
+        int shown = strncmp(root->uri, "pkcs11:", 7) == 0 ? (int)strcspn(root->uri, "?")
+                                                          : (int)strlen(root->uri);
+
         pgkms_hex_encode(v->root_id, PGKMS_ROOT_ID_LEN, want);
         pgkms_hex_encode(root->id, PGKMS_ROOT_ID_LEN, have);
         return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
                           "key %s version %u is wrapped under root key %s, but the configured "
-                          "root key (%s) is %s",
-                          kid, v->version, want, root->uri, have);
+                          "root key (%.*s) is %s",
+                          kid, v->version, want, shown, root->uri, have);
     }
     if (pgkms_tenant_validate(rec->tenant, st) != PGKMS_OK)
         return PGKMS_E_BAD_FORMAT;
@@ -236,6 +240,7 @@ void pgkms_key_record_free(pgkms_key_record *rec)
     free(rec->alias);
     free(rec->state);
     free(rec->created);
+    free(rec->keyring_uri);
     memset(rec, 0, sizeof(*rec));
 }
 
@@ -258,7 +263,8 @@ pgkms_code pgkms_key_record_copy(pgkms_key_record *dst, const pgkms_key_record *
     dst->is_default = src->is_default;
     dst->current_version = src->current_version;
     ok = dup_str(&dst->tenant, src->tenant) && dup_str(&dst->alias, src->alias) &&
-         dup_str(&dst->state, src->state) && dup_str(&dst->created, src->created);
+         dup_str(&dst->state, src->state) && dup_str(&dst->created, src->created) &&
+         dup_str(&dst->keyring_uri, src->keyring_uri);
     if (ok && src->nversions > 0) {
         dst->versions = calloc(src->nversions, sizeof(pgkms_key_version));
         ok = dst->versions != NULL;
@@ -281,4 +287,20 @@ pgkms_code pgkms_key_record_copy(pgkms_key_record *dst, const pgkms_key_record *
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
     }
     return PGKMS_OK;
+}
+
+pgkms_code pgkms_tenant_key_rewrap(pgkms_root *from, pgkms_root *to, const pgkms_key_record *rec,
+                                   const pgkms_key_version *v, pgkms_key_version *out,
+                                   pgkms_status *st)
+{
+    uint8_t *tmk = pgkms_secure_alloc(PGKMS_TMK_LEN);
+    pgkms_code rc;
+
+    if (tmk == NULL)
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a tenant key");
+    rc = pgkms_tenant_key_unwrap(from, rec, v, tmk, st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_tenant_key_wrap(to, rec->tenant, rec->key_id, v->version, tmk, out, st);
+    pgkms_secure_free(tmk, PGKMS_TMK_LEN);
+    return rc;
 }

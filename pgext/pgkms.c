@@ -13,12 +13,14 @@
 #include "access/xact.h"
 
 #include "pgkms/codec.h"
+#include "pgkms/mask.h"
 #include "pgkms_ext.h"
 
 PG_MODULE_MAGIC;
 
 char *pgkms_guc_tenant = NULL;
 char *pgkms_guc_root_key = NULL;
+char *pgkms_guc_root_key_previous = NULL;
 int pgkms_guc_key_cache_ttl = 300;
 
 static bool check_tenant(char **newval, void **extra, GucSource source)
@@ -71,9 +73,17 @@ void _PG_init(void)
                                "Empty means unset: functions then need an explicit tenant.",
                                &pgkms_guc_tenant, "", PGC_USERSET, 0, check_tenant, NULL, NULL);
     DefineCustomStringVariable(
-        "kms.root_key", "Root keyring that wraps tenant keys, as a URI (file:/path).",
+        "kms.root_key",
+        "Root keyring that wraps tenant keys, as a URI (file:/path, pkcs11:..., "
+        "vault+https://..., awskms://...).",
         "Empty means the development default $PGDATA/pgkms_root.key, created on first use.",
         &pgkms_guc_root_key, "", PGC_SUSET, 0, NULL, assign_root, NULL);
+    DefineCustomStringVariable(
+        "kms.root_key_previous",
+        "During a root rotation, the old root keyring, which still unwraps the tenant key "
+        "versions that kms.rotate_root() has not moved yet.",
+        "Empty outside a rotation (docs/root-rotation.md).", &pgkms_guc_root_key_previous, "",
+        PGC_SUSET, 0, NULL, assign_root, NULL);
     DefineCustomIntVariable("kms.key_cache_ttl",
                             "Seconds an unwrapped tenant key is used before it must be "
                             "unwrapped again through the root.",
@@ -85,7 +95,7 @@ void _PG_init(void)
 /* The tenant to act as: argument argno if given, else kms.tenant; the role must be allowed. */
 static const char *acting_tenant(FunctionCallInfo fcinfo, int argno)
 {
-    if (argno >= 0 && PG_NARGS() > argno && !PG_ARGISNULL(argno)) {
+    if (argno >= 0 && fcinfo != NULL && PG_NARGS() > argno && !PG_ARGISNULL(argno)) {
         const char *tenant = text_to_cstring(PG_GETARG_TEXT_PP(argno));
         pgkms_status st;
 
@@ -126,22 +136,19 @@ static const char *key_arg(FunctionCallInfo fcinfo, int argno)
     return NULL;
 }
 
-static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len)
+bytea *pgkms_seal(const char *acting, const char *key, const char *ctx, size_t ctx_len,
+                  const char *data, size_t len)
 {
     pgkms_tenant_entry *e;
-    const char *tenant, *acting, *key, *owner;
+    const char *tenant = acting, *owner;
     uint8_t ref[PGKMS_KEY_REF_LEN];
-    const char *ctx;
-    size_t ctx_len, out_len = len + PGKMS_OVERHEAD;
+    size_t out_len = len + PGKMS_OVERHEAD;
     bytea *out;
 
     if (len > MaxAllocSize - VARHDRSZ - PGKMS_OVERHEAD)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("value of %zu bytes is too large to encrypt", len)));
     pgkms_cache_flush_if_stale();
-    tenant = acting = acting_tenant(fcinfo, 1);
-    key = key_arg(fcinfo, 3);
-    context_arg(fcinfo, 2, &ctx, &ctx_len);
     /* Another tenant's key, named by its id, encrypts only under a grant. */
     if (key != NULL && (owner = pgkms_cache_key_owner(key, ref)) != NULL &&
         strcmp(owner, tenant) != 0) {
@@ -156,7 +163,22 @@ static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len
                          (const unsigned char *)data, len) <= 0)
         pgkms_ereport_ossl_audited("encryption failed", "encrypt", acting, NULL, -1);
     SET_VARSIZE(out, VARHDRSZ + out_len);
-    PG_RETURN_BYTEA_P(out);
+    return out;
+}
+
+static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len)
+{
+    const char *ctx;
+    size_t ctx_len;
+
+    context_arg(fcinfo, 2, &ctx, &ctx_len);
+    PG_RETURN_BYTEA_P(
+        pgkms_seal(acting_tenant(fcinfo, 1), key_arg(fcinfo, 3), ctx, ctx_len, data, len));
+}
+
+const char *pgkms_session_tenant(void)
+{
+    return acting_tenant(NULL, -1);
 }
 
 /* SQL: kms.encrypt(plaintext text|bytea, tenant text, context text, key text) returns kms.encrypted
@@ -180,7 +202,7 @@ static pgkms_tenant_entry *owner_of(const uint8_t *data, size_t len, pgkms_envel
 
     if (pgkms_format_parse(data, len, env, &st) != PGKMS_OK)
         pgkms_ereport_status(&st);
-    if (env->alg != PGKMS_ALG_GCM_DATA)
+    if (env->alg == PGKMS_ALG_GCM_KEYWRAP)
         ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
                         errmsg("value is a wrapped data key, not encrypted data")));
     pgkms_cache_flush_if_stale();
@@ -222,8 +244,12 @@ static bytea *open_value(pgkms_tenant_entry *e, const uint8_t *data, size_t len,
     return out;
 }
 
-/* Decrypts argument 0 into a new varlena; checks the acting tenant owns the value. */
-static bytea *decrypt_value(FunctionCallInfo fcinfo)
+/*
+ * Decrypts argument 0 (context: argument ctx_argno) into a new varlena; checks the acting
+ * tenant owns the value or holds a grant. With masked == NULL (kms.decrypt), a role that sees
+ * this tenant's data only masked is refused; otherwise *masked tells the caller to mask.
+ */
+static bytea *decrypt_value(FunctionCallInfo fcinfo, int ctx_argno, bool *masked)
 {
     bytea *v = PG_GETARG_BYTEA_PP(0);
     const uint8_t *data = (const uint8_t *)VARDATA_ANY(v);
@@ -232,12 +258,34 @@ static bytea *decrypt_value(FunctionCallInfo fcinfo)
     pgkms_tenant_entry *e;
     const char *ctx, *acting;
     size_t ctx_len;
+    bool may_reveal;
 
     e = owner_of(data, len, &env);
-    context_arg(fcinfo, 1, &ctx, &ctx_len);
+    context_arg(fcinfo, ctx_argno, &ctx, &ctx_len);
     acting = acting_tenant(fcinfo, -1);
     authorize(e, &env, acting, PGKMS_OP_DECRYPT, ctx, ctx_len);
+    may_reveal = pgkms_acl_may_reveal(acting);
+    if (masked != NULL) {
+        *masked = !may_reveal;
+    } else if (!may_reveal) {
+        pgkms_audit_refusal("decrypt", acting, env.key_ref, env.key_version,
+                            "42501: role sees this tenant's data only masked");
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("role \"%s\" sees the data of tenant \"%s\" only masked",
+                               GetUserNameFromId(GetUserId(), false), acting),
+                        errhint("Use kms.reveal(value, mask); an administrator can allow "
+                                "plaintext with kms.grant_reveal().")));
+    }
     return open_value(e, data, len, &env, ctx, ctx_len, "decrypt", acting);
+}
+
+static void require_text(const bytea *out)
+{
+    /* Bytes encrypted from bytea need not be text in this database's encoding. */
+    if (!pg_verify_mbstr(GetDatabaseEncoding(), VARDATA(out), VARSIZE(out) - VARHDRSZ, true))
+        ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+                        errmsg("decrypted value is not valid %s text", GetDatabaseEncodingName()),
+                        errhint("Use kms.decrypt_bytea() for binary values.")));
 }
 
 /* SQL: kms.decrypt(value kms.encrypted, context text) returns text */
@@ -248,12 +296,8 @@ Datum pgkms_decrypt(PG_FUNCTION_ARGS)
 
     if (PG_ARGISNULL(0))
         PG_RETURN_NULL();
-    out = decrypt_value(fcinfo);
-    /* Bytes encrypted from bytea need not be text in this database's encoding. */
-    if (!pg_verify_mbstr(GetDatabaseEncoding(), VARDATA(out), VARSIZE(out) - VARHDRSZ, true))
-        ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-                        errmsg("decrypted value is not valid %s text", GetDatabaseEncodingName()),
-                        errhint("Use kms.decrypt_bytea() for binary values.")));
+    out = decrypt_value(fcinfo, 1, NULL);
+    require_text(out);
     PG_RETURN_TEXT_P(out);
 }
 
@@ -263,7 +307,62 @@ Datum pgkms_decrypt_bytea(PG_FUNCTION_ARGS)
 {
     if (PG_ARGISNULL(0))
         PG_RETURN_NULL();
-    PG_RETURN_BYTEA_P(decrypt_value(fcinfo));
+    PG_RETURN_BYTEA_P(decrypt_value(fcinfo, 1, NULL));
+}
+
+/* Masking rules by name, for kms.reveal and the transparent column types. */
+static const struct {
+    const char *name;
+    size_t (*rule)(const char *in, size_t len, char *out);
+} mask_rules[] = {
+    {"name", pgkms_mask_rule_name},
+    {"phone", pgkms_mask_rule_phone},
+    {"email", pgkms_mask_rule_email},
+    {"id_card", pgkms_mask_rule_id_card},
+    {"bank_card", pgkms_mask_rule_bank_card},
+    {"address", pgkms_mask_rule_address},
+    {"full", NULL},
+};
+
+/* SQL: kms.reveal(value kms.encrypted, mask text, context text) returns text */
+PG_FUNCTION_INFO_V1(pgkms_reveal);
+Datum pgkms_reveal(PG_FUNCTION_ARGS)
+{
+    const char *mask = PG_ARGISNULL(1) ? "full" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+    size_t r, n = sizeof(mask_rules) / sizeof(mask_rules[0]), len, out_len;
+    bytea *pt;
+    text *out;
+    bool masked;
+
+    /* The rule is checked first, so that errors do not depend on who calls. */
+    for (r = 0; r < n && strcmp(mask_rules[r].name, mask) != 0; r++)
+        ;
+    if (r == n)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown mask \"%s\"", mask),
+                 errhint("Masks: name, phone, email, id_card, bank_card, address, full.")));
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    pt = decrypt_value(fcinfo, 2, &masked);
+    require_text(pt);
+    if (!masked)
+        PG_RETURN_TEXT_P(pt);
+    len = VARSIZE(pt) - VARHDRSZ;
+    out = palloc(VARHDRSZ + len);
+    if (mask_rules[r].rule != NULL) {
+        out_len = mask_rules[r].rule(VARDATA(pt), len, VARDATA(out));
+    } else {
+        pgkms_status st;
+
+        if (pgkms_mask_rule_keep(VARDATA(pt), len, 0, 0, "*", 1, VARDATA(out), &out_len, &st) !=
+            PGKMS_OK) {
+            explicit_bzero(VARDATA(pt), len);
+            pgkms_ereport_status(&st);
+        }
+    }
+    explicit_bzero(VARDATA(pt), len);
+    SET_VARSIZE(out, VARHDRSZ + out_len);
+    PG_RETURN_TEXT_P(out);
 }
 
 /*
@@ -289,7 +388,8 @@ static Datum rewrap(FunctionCallInfo fcinfo, bool as_owning_tenant)
     authorize(e, &env, acting, PGKMS_OP_REENCRYPT, ctx, ctx_len);
     if (!pgkms_cache_key_of_ref(env.key_ref, key_id, &current))
         elog(ERROR, "key reference missing from the cache");
-    if (env.key_version == current)
+    /* Deterministic values stay under the key's search version, or lookups would miss them. */
+    if (env.key_version == current || env.alg == PGKMS_ALG_SIV_DATA)
         PG_RETURN_BYTEA_P(v);
     pt = open_value(e, data, len, &env, ctx, ctx_len, "rewrap", acting);
     pt_len = VARSIZE(pt) - VARHDRSZ;
@@ -342,15 +442,15 @@ Datum pgkms_needs_rewrap(PG_FUNCTION_ARGS)
     (void)owner_of((const uint8_t *)VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &env);
     if (!pgkms_cache_key_of_ref(env.key_ref, key_id, &current))
         elog(ERROR, "key reference missing from the cache");
-    PG_RETURN_BOOL(env.key_version != current);
+    PG_RETURN_BOOL(env.key_version != current && env.alg != PGKMS_ALG_SIV_DATA);
 }
 
-/* SQL: kms.create_key(tenant text, alias text, description text, origin text) returns uuid */
+/* SQL: kms.create_key(tenant, alias, description, origin, keyring text) returns uuid */
 PG_FUNCTION_INFO_V1(pgkms_create_key);
 Datum pgkms_create_key(PG_FUNCTION_ARGS)
 {
     const char *tenant, *alias = key_arg(fcinfo, 1), *description = key_arg(fcinfo, 2),
-                        *origin = key_arg(fcinfo, 3);
+                        *origin = key_arg(fcinfo, 3), *keyring = key_arg(fcinfo, 4);
     pg_uuid_t *id = palloc(sizeof(pg_uuid_t));
     pgkms_status st;
 
@@ -361,8 +461,17 @@ Datum pgkms_create_key(PG_FUNCTION_ARGS)
     if (pgkms_tenant_validate(tenant, &st) != PGKMS_OK ||
         (alias != NULL && pgkms_alias_validate(alias, &st) != PGKMS_OK))
         pgkms_ereport_status(&st);
+    if (keyring != NULL && (keyring[0] == '\0' || strlen(keyring) > PGKMS_KEYRING_URI_MAX))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("keyring must be a keyring URI of at most %d characters",
+                               PGKMS_KEYRING_URI_MAX)));
+    if (keyring != NULL && origin != NULL && strcmp(origin, "external") == 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("a key for imported material is protected by the root keyring, "
+                               "not by a keyring of its own")));
     if (origin == NULL || strcmp(origin, "pgkms") == 0) {
-        pgkms_cache_create_key(tenant, alias, description, false, id->data);
+        /* With keyring, the tenant's own keyring wraps the key (HYOK): docs/hyok.md. */
+        pgkms_cache_create_key(tenant, alias, description, false, keyring, id->data);
     } else if (strcmp(origin, "external") == 0) {
         char kid[PGKMS_UUID_STR_LEN + 1];
 
@@ -382,12 +491,12 @@ PG_FUNCTION_INFO_V1(pgkms_rotate_key);
 Datum pgkms_rotate_key(PG_FUNCTION_ARGS)
 {
     pg_uuid_t *id;
-    char kid[PGKMS_UUID_STR_LEN + 1], *tenant, *state, *origin;
+    char kid[PGKMS_UUID_STR_LEN + 1], *tenant, *state, *origin, *keyring_uri;
     uint32_t current;
 
     id = PG_GETARG_UUID_P(0); /* STRICT */
     pgkms_uuid_format(id->data, kid);
-    if (!pgkms_keys_lock(kid, &tenant, &current, &state, &origin))
+    if (!pgkms_keys_lock(kid, &tenant, &current, &state, &origin, &keyring_uri))
         pgkms_refuse("rotate_key", NULL, kid, ERRCODE_UNDEFINED_OBJECT,
                      psprintf("key %s does not exist", kid));
     if (strcmp(origin, "external") == 0)
@@ -401,7 +510,7 @@ Datum pgkms_rotate_key(PG_FUNCTION_ARGS)
     if (current >= 0x7FFFFFFF)
         pgkms_refuse("rotate_key", tenant, kid, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                      psprintf("key %s has no version numbers left", kid));
-    pgkms_cache_rotate_key(tenant, id->data, current + 1);
+    pgkms_cache_rotate_key(tenant, id->data, current + 1, keyring_uri);
     PG_RETURN_INT32((int32)(current + 1));
 }
 
@@ -454,4 +563,19 @@ Datum pgkms_export_keyring(PG_FUNCTION_ARGS)
     SET_VARSIZE(out, VARHDRSZ + len + 1);
     free(json);
     PG_RETURN_BYTEA_P(out);
+}
+
+const char *pgkms_acting_tenant_arg(FunctionCallInfo fcinfo, int argno)
+{
+    return acting_tenant(fcinfo, argno);
+}
+
+void pgkms_context_arg(FunctionCallInfo fcinfo, int argno, const char **ctx, size_t *len)
+{
+    context_arg(fcinfo, argno, ctx, len);
+}
+
+const char *pgkms_text_arg(FunctionCallInfo fcinfo, int argno)
+{
+    return key_arg(fcinfo, argno);
 }

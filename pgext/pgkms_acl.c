@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Which tenants the current role may act as (kms.role_tenants), cached per backend and
- * dropped when the table changes (statement trigger, at commit). The per-call check is a
+ * Which tenants the current role may act as (kms.role_tenants), and whether it sees their data
+ * only masked (kms.masked_roles, except the tenants in kms.reveal_grants); cached per backend
+ * and dropped when a table changes (statement trigger, at commit). The per-call check is a
  * comparison with the last tenant allowed; the catalog is read only when role or table change.
  */
 #include "postgres.h"
@@ -16,11 +17,22 @@ static Oid role = InvalidOid;
 static bool restricted;
 static int nallowed;
 static char **allowed;
+static bool masked;
+static int nrevealed;
+static char **revealed; /* tenants a masked role sees in plaintext */
 static char last_ok[PGKMS_TENANT_MAX + 1];
 
 void pgkms_acl_invalidate(void)
 {
     valid = false; /* safe inside an invalidation callback: the reload happens on next use */
+}
+
+static bool listed(char **list, int n, const char *tenant)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], tenant) == 0)
+            return true;
+    return false;
 }
 
 static void reload(Oid current)
@@ -30,6 +42,12 @@ static void reload(Oid current)
     free(allowed);
     allowed = NULL;
     nallowed = 0;
+    for (int i = 0; i < nrevealed; i++)
+        free(revealed[i]);
+    free(revealed);
+    revealed = NULL;
+    nrevealed = 0;
+    masked = false;
     last_ok[0] = '\0';
     restricted = false;
     role = current;
@@ -37,8 +55,12 @@ static void reload(Oid current)
     /* Superusers, and databases without the extension, are not restricted. */
     if (superuser_arg(current) || get_namespace_oid("kms", true) == InvalidOid)
         return;
-    allowed = pgkms_keys_role_tenants(GetUserNameFromId(current, false), &nallowed);
+    allowed = pgkms_keys_role_tenants("role_tenants", GetUserNameFromId(current, false), &nallowed);
     restricted = nallowed > 0;
+    masked = pgkms_keys_role_masked(GetUserNameFromId(current, false));
+    if (masked)
+        revealed =
+            pgkms_keys_role_tenants("reveal_grants", GetUserNameFromId(current, false), &nrevealed);
 }
 
 bool pgkms_acl_allows(const char *tenant)
@@ -54,16 +76,21 @@ bool pgkms_acl_role_allows(Oid current, const char *tenant)
         valid = false;
         reload(current);
     }
-    if (restricted) {
-        int i;
-
-        for (i = 0; i < nallowed && strcmp(allowed[i], tenant) != 0; i++)
-            ;
-        if (i == nallowed)
-            return false;
-    }
+    if (restricted && !listed(allowed, nallowed, tenant))
+        return false;
     strlcpy(last_ok, tenant, sizeof(last_ok));
     return true;
+}
+
+bool pgkms_acl_may_reveal(const char *tenant)
+{
+    Oid current = GetUserId();
+
+    if (!valid || current != role) {
+        valid = false;
+        reload(current);
+    }
+    return !masked || listed(revealed, nrevealed, tenant);
 }
 
 void pgkms_acl_check(const char *tenant)

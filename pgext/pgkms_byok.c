@@ -48,9 +48,9 @@ static bytea *to_bytea(const uint8_t *data, size_t len)
 static void lock_external(const char *op, const char *kid, char **tenant, uint32_t *current,
                           char **state)
 {
-    char *origin;
+    char *origin, *keyring_uri;
 
-    if (!pgkms_keys_lock(kid, tenant, current, state, &origin))
+    if (!pgkms_keys_lock(kid, tenant, current, state, &origin, &keyring_uri))
         pgkms_refuse(op, NULL, kid, ERRCODE_UNDEFINED_OBJECT,
                      psprintf("key %s does not exist", kid));
     if (strcmp(origin, "external") != 0)

@@ -43,6 +43,7 @@ static void free_entry(pgkms_tenant_entry *e)
 {
     EVP_PKEY_CTX_free(e->enc);
     EVP_PKEY_CTX_free(e->dec);
+    pgkms_search_free_entry(e);
     EVP_PKEY_free(e->pkey); /* the provider wipes unwrapped keys */
     free(e->enc_ctx);
     free(e->dec_ctx);
@@ -174,10 +175,10 @@ int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_le
  * rotate_id a new version `version` of that key. The record comes back as keyring JSON.
  */
 static void generate_record(const char *tenant, const uint8_t *rotate_id, uint32_t version,
-                            pgkms_keyring *out)
+                            const char *keyring_uri, pgkms_keyring *out)
 {
-    bool root_is_default;
-    char *root = pgkms_root_uri(&root_is_default);
+    bool root_is_default = false;
+    char *root = keyring_uri != NULL ? (char *)keyring_uri : pgkms_root_uri(&root_is_default);
     bool root_existed = !root_is_default || access(root + 5, F_OK) == 0;
     EVP_PKEY_CTX *gen = EVP_PKEY_CTX_new_from_name(pgkms_libctx(), PGKMS_KEY_TYPE, NULL);
     EVP_PKEY *pkey = NULL;
@@ -223,12 +224,17 @@ static void generate_record(const char *tenant, const uint8_t *rotate_id, uint32
  * concurrent creator (ON CONFLICT DO NOTHING); other keys raise on conflict.
  */
 void pgkms_cache_create_key(const char *tenant, const char *alias, const char *description,
-                            bool is_default, uint8_t key_id[PGKMS_UUID_LEN])
+                            bool is_default, const char *keyring_uri,
+                            uint8_t key_id[PGKMS_UUID_LEN])
 {
     pgkms_keyring kr;
 
-    generate_record(tenant, NULL, 1, &kr);
+    generate_record(tenant, NULL, 1, keyring_uri, &kr);
     kr.keys[0].is_default = is_default;
+    if (keyring_uri != NULL && (kr.keys[0].keyring_uri = strdup(keyring_uri)) == NULL) {
+        pgkms_keyring_free(&kr);
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    }
     if (alias != NULL && (kr.keys[0].alias = strdup(alias)) == NULL) {
         pgkms_keyring_free(&kr);
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -252,11 +258,11 @@ void pgkms_cache_create_key(const char *tenant, const char *alias, const char *d
 }
 
 void pgkms_cache_rotate_key(const char *tenant, const uint8_t key_id[PGKMS_UUID_LEN],
-                            uint32_t version)
+                            uint32_t version, const char *keyring_uri)
 {
     pgkms_keyring kr;
 
-    generate_record(tenant, key_id, version, &kr);
+    generate_record(tenant, key_id, version, keyring_uri, &kr);
     PG_TRY();
     {
         char kid[PGKMS_UUID_STR_LEN + 1];
@@ -293,7 +299,7 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
     bool root_is_default;
     char *root = pgkms_root_uri(&root_is_default);
     int ttl = pgkms_guc_key_cache_ttl;
-    OSSL_PARAM params[6];
+    OSSL_PARAM params[7];
     EVP_PKEY_CTX *fromdata;
     TimestampTz expiry;
     int ok;
@@ -303,7 +309,7 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
         uint8_t created[PGKMS_UUID_LEN];
 
         pgkms_keyring_free(&kr);
-        pgkms_cache_create_key(e->tenant, NULL, NULL, true, created);
+        pgkms_cache_create_key(e->tenant, NULL, NULL, true, NULL, created);
         pgkms_keys_load(e->tenant, &kr, &expiry);
     }
     if (expiry != 0 && (next_expiry == 0 || expiry < next_expiry))
@@ -330,7 +336,10 @@ static void load_entry(pgkms_tenant_entry *e, bool create_default)
     params[2] = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_KEY, kid, 0);
     params[3] = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_ROOT_KEY, root, 0);
     params[4] = OSSL_PARAM_construct_int(PGKMS_PARAM_CACHE_TTL, &ttl);
-    params[5] = OSSL_PARAM_construct_end();
+    params[5] = OSSL_PARAM_construct_utf8_string(
+        PGKMS_PARAM_ROOT_KEY_PREVIOUS,
+        pgkms_guc_root_key_previous ? pgkms_guc_root_key_previous : (char *)"", 0);
+    params[6] = OSSL_PARAM_construct_end();
     fromdata = EVP_PKEY_CTX_new_from_name(pgkms_libctx(), PGKMS_KEY_TYPE, NULL);
     ok = fromdata != NULL && EVP_PKEY_fromdata_init(fromdata) > 0 &&
          EVP_PKEY_fromdata(fromdata, &e->pkey, EVP_PKEY_KEYPAIR, params) > 0;

@@ -5,6 +5,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "utils/timestamp.h"
 
 #include <openssl/evp.h>
@@ -15,6 +16,7 @@
 /* GUCs (pgkms.c). */
 extern char *pgkms_guc_tenant;
 extern char *pgkms_guc_root_key;
+extern char *pgkms_guc_root_key_previous;
 extern int pgkms_guc_key_cache_ttl;
 
 /* One tenant's keys as loaded into the provider, with contexts reused for every value. */
@@ -30,18 +32,30 @@ typedef struct pgkms_tenant_entry {
     /* Context last set on enc/dec, so unchanged contexts cost nothing per row. */
     int enc_ctx_set, dec_ctx_set;
     size_t enc_ctx_len, dec_ctx_len;
-    char *enc_ctx, *dec_ctx; /* malloc'ed copies */
+    char *enc_ctx, *dec_ctx;          /* malloc'ed copies */
+    struct pgkms_search_ctxs *search; /* pgkms_search.c: made on first use */
 } pgkms_tenant_entry;
+
+/* pgkms.c */
+/* Encrypts (data, len) as tenant acting, under key (alias or id; NULL: default key). */
+bytea *pgkms_seal(const char *acting, const char *key, const char *ctx, size_t ctx_len,
+                  const char *data, size_t len);
+/* pgkms_search.c: deterministic encryption as tenant acting, default key, no context. */
+bytea *pgkms_seal_det(const char *acting, const char *data, size_t len);
+/* kms.tenant, checked against the current role (errors if unset or not allowed). */
+const char *pgkms_session_tenant(void);
 
 /* pgkms_cache.c */
 /* The tenant's keys with `key` (alias or id; NULL: the default key) selected to encrypt. */
 pgkms_tenant_entry *pgkms_cache_tenant(const char *tenant, const char *key, bool create_default);
 /* Adds version `version` (fresh material) to existing key key_id and makes it current. */
 void pgkms_cache_rotate_key(const char *tenant, const uint8_t key_id[PGKMS_UUID_LEN],
-                            uint32_t version);
+                            uint32_t version, const char *keyring_uri);
 /* Creates a tenant key through the provider and stores it; returns its id. */
+/* keyring_uri: the tenant's own keyring that protects the key (HYOK); NULL: the root. */
 void pgkms_cache_create_key(const char *tenant, const char *alias, const char *description,
-                            bool is_default, uint8_t key_id[PGKMS_UUID_LEN]);
+                            bool is_default, const char *keyring_uri,
+                            uint8_t key_id[PGKMS_UUID_LEN]);
 /* Tenant owning a key reference; NULL if no such key. */
 pgkms_tenant_entry *pgkms_cache_tenant_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN]);
 /* Tenant owning the key with id `key` (its reference in ref); NULL for an alias or none. */
@@ -53,6 +67,17 @@ void pgkms_cache_flush_if_stale(void);
 void pgkms_cache_mark_stale(void);
 int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_len,
                       const char *context, size_t context_len);
+
+/* pgkms_search.c: frees the entry's searchable encryption contexts. */
+void pgkms_search_free_entry(pgkms_tenant_entry *e);
+
+/* pgkms.c: arguments of SQL entry points, for the other files' entry points. */
+/* The tenant to act as: argument argno if given, else kms.tenant; the role must be allowed. */
+const char *pgkms_acting_tenant_arg(FunctionCallInfo fcinfo, int argno);
+/* Argument argno as a context (NULL/0 when absent or NULL). */
+void pgkms_context_arg(FunctionCallInfo fcinfo, int argno, const char **ctx, size_t *len);
+/* Argument argno as a C string (NULL when absent or NULL). */
+const char *pgkms_text_arg(FunctionCallInfo fcinfo, int argno);
 
 /* pgkms_keys.c: SPI as the owner of schema kms (callers need no rights on its tables). */
 typedef struct pgkms_spi_owner {
@@ -72,7 +97,7 @@ void pgkms_keys_insert_external(const char *tenant, const char *alias, const cha
                                 uint8_t key_id[PGKMS_UUID_LEN]);
 /* Locks a key's row for a state or version change; false if there is no such key. */
 bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state,
-                     char **origin);
+                     char **origin, char **keyring_uri);
 /* Stores rec's (new) version and makes it the key's current version. */
 void pgkms_keys_add_version(const pgkms_key_record *rec);
 void pgkms_keys_load_all(pgkms_keyring *out);
@@ -121,8 +146,12 @@ bool pgkms_acl_allows(const char *tenant); /* for the current user */
 bool pgkms_acl_role_allows(Oid role, const char *tenant);
 void pgkms_acl_check(const char *tenant); /* 42501 (audited) unless allowed */
 void pgkms_acl_role_check(Oid role, const char *tenant);
-/* pgkms_keys.c: the tenants in kms.role_tenants for role_name (malloc'ed array of strings). */
-char **pgkms_keys_role_tenants(const char *role_name, int *n);
+/* Whether the current role sees tenant's data in plaintext (else only masked: kms.reveal). */
+bool pgkms_acl_may_reveal(const char *tenant);
+/* pgkms_keys.c: the tenants of role_name in kms.<table> (role_tenants or reveal_grants), as a
+ * malloc'ed array of malloc'ed strings; and whether role_name is in kms.masked_roles. */
+char **pgkms_keys_role_tenants(const char *table, const char *role_name, int *n);
+bool pgkms_keys_role_masked(const char *role_name);
 
 /* pgkms_ossl.c: the provider in a private library context. */
 OSSL_LIB_CTX *pgkms_libctx(void);

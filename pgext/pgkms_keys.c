@@ -32,7 +32,7 @@
     " pg_catalog.to_char(k.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"         \
     " v.version, v.keyring, v.root_id, v.wrapped,"                                                 \
     " pg_catalog.to_char(v.created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"         \
-    " k.valid_to"                                                                                  \
+    " k.valid_to, k.keyring_uri"                                                                   \
     " FROM kms._keys k LEFT JOIN kms._key_versions v ON v.key_id OPERATOR(pg_catalog.=) k.key_id"
 
 /*
@@ -124,6 +124,7 @@ static void rows_to_keyring(pgkms_keyring *out, TimestampTz *expiry)
             rec.state = dup_value(row, desc, 5);
             rec.current_version = (uint32_t)pg_strtoint32(SPI_getvalue(row, desc, 6));
             rec.created = dup_value(row, desc, 7);
+            rec.keyring_uri = dup_value(row, desc, 14);
             if (pgkms_keyring_add(out, &rec, &st) != PGKMS_OK)
                 pgkms_ereport_status(&st);
             cur = &out->keys[out->nkeys - 1];
@@ -248,9 +249,15 @@ bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description)
 {
     pgkms_spi_owner o;
     char kid[PGKMS_UUID_STR_LEN + 1];
-    Oid ktypes[6] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT4OID, TEXTOID};
-    Datum kvals[6];
-    char knulls[6] = {' ', ' ', rec->alias ? ' ' : 'n', ' ', ' ', description ? ' ' : 'n'};
+    Oid ktypes[7] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT4OID, TEXTOID, TEXTOID};
+    Datum kvals[7];
+    char knulls[7] = {' ',
+                      ' ',
+                      rec->alias ? ' ' : 'n',
+                      ' ',
+                      ' ',
+                      description ? ' ' : 'n',
+                      rec->keyring_uri ? ' ' : 'n'};
     bool inserted;
 
     pgkms_uuid_format(rec->key_id, kid);
@@ -260,6 +267,7 @@ bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description)
     kvals[3] = BoolGetDatum(rec->is_default);
     kvals[4] = Int32GetDatum((int32)rec->current_version);
     kvals[5] = description ? CStringGetTextDatum(description) : (Datum)0;
+    kvals[6] = rec->keyring_uri ? CStringGetTextDatum(rec->keyring_uri) : (Datum)0;
     pgkms_spi_as_owner(&o);
     /*
      * A concurrent first use may have created the tenant's default key: keep that one. Other
@@ -267,12 +275,13 @@ bool pgkms_keys_insert(const pgkms_key_record *rec, const char *description)
      */
     if (SPI_execute_with_args(rec->is_default
                                   ? "INSERT INTO kms._keys (key_id, tenant, alias, is_default, "
-                                    "current_version, description) VALUES ($1::pg_catalog.uuid, "
-                                    "$2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+                                    "current_version, description, keyring_uri) VALUES "
+                                    "($1::pg_catalog.uuid, $2, $3, $4, $5, $6, $7) "
+                                    "ON CONFLICT DO NOTHING"
                                   : "INSERT INTO kms._keys (key_id, tenant, alias, is_default, "
-                                    "current_version, description) VALUES ($1::pg_catalog.uuid, "
-                                    "$2, $3, $4, $5, $6)",
-                              6, ktypes, kvals, knulls, false, 0) != SPI_OK_INSERT)
+                                    "current_version, description, keyring_uri) VALUES "
+                                    "($1::pg_catalog.uuid, $2, $3, $4, $5, $6, $7)",
+                              7, ktypes, kvals, knulls, false, 0) != SPI_OK_INSERT)
         elog(ERROR, "could not store a tenant key");
     inserted = SPI_processed == 1;
     if (inserted)
@@ -306,7 +315,7 @@ void pgkms_keys_insert_external(const char *tenant, const char *alias, const cha
 }
 
 bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char **state,
-                     char **origin)
+                     char **origin, char **keyring_uri)
 {
     pgkms_spi_owner o;
     Oid types[1] = {TEXTOID};
@@ -314,9 +323,10 @@ bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char 
     bool found;
 
     pgkms_spi_as_owner(&o);
-    if (SPI_execute_with_args("SELECT tenant, current_version, state, origin FROM kms._keys "
-                              "WHERE key_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid FOR UPDATE",
-                              1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+    if (SPI_execute_with_args(
+            "SELECT tenant, current_version, state, origin, keyring_uri FROM kms._keys "
+            "WHERE key_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid FOR UPDATE",
+            1, types, values, NULL, false, 1) != SPI_OK_SELECT)
         elog(ERROR, "could not look up key %s", key_id);
     found = SPI_processed == 1;
     if (found) {
@@ -327,6 +337,9 @@ bool pgkms_keys_lock(const char *key_id, char **tenant, uint32_t *current, char 
         *current = (uint32_t)pg_strtoint32(SPI_getvalue(row, desc, 2));
         *state = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 3));
         *origin = MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 4));
+        *keyring_uri = SPI_getvalue(row, desc, 5) == NULL
+                           ? NULL
+                           : MemoryContextStrdup(TopTransactionContext, SPI_getvalue(row, desc, 5));
     }
     pgkms_spi_as_caller(&o);
     return found;
@@ -395,19 +408,20 @@ int pgkms_keys_grants(const uint8_t ref[PGKMS_KEY_REF_LEN], const char *grantee,
     return n;
 }
 
-char **pgkms_keys_role_tenants(const char *role_name, int *n)
+char **pgkms_keys_role_tenants(const char *table, const char *role_name, int *n)
 {
     pgkms_spi_owner o;
     Oid types[1] = {NAMEOID};
-    Datum values[1] = {CStringGetDatum(role_name)};
+    Datum values[1];
     char **out = NULL;
 
     values[0] = DirectFunctionCall1(namein, CStringGetDatum(role_name));
     pgkms_spi_as_owner(&o);
-    if (SPI_execute_with_args("SELECT tenant FROM kms.role_tenants "
-                              "WHERE role_name OPERATOR(pg_catalog.=) $1",
+    if (SPI_execute_with_args(psprintf("SELECT tenant FROM kms.%s "
+                                       "WHERE role_name OPERATOR(pg_catalog.=) $1",
+                                       quote_identifier(table)),
                               1, types, values, NULL, false, 0) != SPI_OK_SELECT)
-        elog(ERROR, "could not read kms.role_tenants");
+        elog(ERROR, "could not read kms.%s", table);
     *n = (int)SPI_processed;
     if (*n > 0 && (out = calloc((size_t)*n, sizeof(char *))) == NULL)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -415,6 +429,24 @@ char **pgkms_keys_role_tenants(const char *role_name, int *n)
         out[i] = dup_value(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
     pgkms_spi_as_caller(&o);
     return out;
+}
+
+bool pgkms_keys_role_masked(const char *role_name)
+{
+    pgkms_spi_owner o;
+    Oid types[1] = {NAMEOID};
+    Datum values[1];
+    bool masked;
+
+    values[0] = DirectFunctionCall1(namein, CStringGetDatum(role_name));
+    pgkms_spi_as_owner(&o);
+    if (SPI_execute_with_args("SELECT 1 FROM kms.masked_roles "
+                              "WHERE role_name OPERATOR(pg_catalog.=) $1",
+                              1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+        elog(ERROR, "could not read kms.masked_roles");
+    masked = SPI_processed == 1;
+    pgkms_spi_as_caller(&o);
+    return masked;
 }
 
 char *pgkms_root_uri(bool *is_default)

@@ -1,25 +1,39 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ASYM_CIPHER "PGKMS": envelope encryption of data (default) or of a data key
- * (kms-op:wrap) under a tenant key. The output is the pgkms value format.
+ * (kms-op:wrap) under a tenant key, whose output is the pgkms value format; and the
+ * searchable operations (docs/searchable-encryption.md): deterministic values (kms-op:det,
+ * also the value format), blind indexes and pseudonyms (kms-op:blind-index, pseudonym), whose
+ * output is the MAC bytes or the pseudonym's text and which have no decryption.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
+#include "pgkms/codec.h"
+#include "pgkms/search.h"
 #include "pgkms/secmem.h"
 #include "pgkms-provider.h"
+
+/* Values of kms-op, in the order of op_names. */
+typedef enum cipher_op { OP_DATA, OP_WRAP, OP_DET, OP_BLIND_INDEX, OP_PSEUDONYM } cipher_op;
+static const char *const op_names[] = {"data", "wrap", "det", "blind-index", "pseudonym"};
 
 typedef struct cipher_ctx {
     pgkms_prov_ctx *provctx;
     pgkms_prov_key *key; /* not owned: the EVP_PKEY_CTX holds the EVP_PKEY */
-    int wrap;            /* kms-op:wrap */
-    size_t max_input;    /* PGKMS_PROV_MAX_INPUT unless raised by kms-max-input */
+    cipher_op op;
+    size_t max_input; /* PGKMS_PROV_MAX_INPUT unless raised by kms-max-input */
     uint8_t *context;
     size_t context_len;
+    uint8_t purpose[PGKMS_PURPOSE_MAX]; /* kms-purpose, "default" unless set */
+    size_t purpose_len;
+    int bits;      /* kms-bits: length of a blind index, 256 unless set */
+    int canonical; /* kms-canonical: blind index of the canonical form of the value */
     int sealer_ready;
     pgkms_sealer sealer;
+    pgkms_searcher searcher;
 } cipher_ctx;
 
 static void *ac_newctx(void *provctx)
@@ -29,6 +43,9 @@ static void *ac_newctx(void *provctx)
     if (c != NULL) {
         c->provctx = provctx;
         c->max_input = PGKMS_PROV_MAX_INPUT;
+        memcpy(c->purpose, "default", 7);
+        c->purpose_len = 7;
+        c->bits = PGKMS_BLIND_INDEX_MAX_BITS;
     }
     return c;
 }
@@ -39,8 +56,10 @@ static void ac_freectx(void *vctx)
 
     if (c == NULL)
         return;
-    if (c->sealer_ready)
+    if (c->sealer_ready) {
         pgkms_sealer_cleanup(&c->sealer);
+        pgkms_searcher_cleanup(&c->searcher);
+    }
     pgkms_wipe(c->context, c->context_len);
     free(c->context);
     free(c);
@@ -71,6 +90,7 @@ static int ready_sealer(cipher_ctx *c, pgkms_status *st)
     if (crypto == NULL)
         return 0;
     pgkms_sealer_init(&c->sealer, crypto);
+    pgkms_searcher_init(&c->searcher, crypto);
     c->sealer_ready = 1;
     return 1;
 }
@@ -106,6 +126,76 @@ static int valid_dek_len(size_t len)
     return len == 16 || len == 24 || len == 32 || len == 48 || len == 64;
 }
 
+/* Bytes ac_encrypt writes for inlen bytes of input. */
+static size_t encrypt_len(const cipher_ctx *c, size_t inlen)
+{
+    switch (c->op) {
+    case OP_DET:
+        return inlen + PGKMS_DET_OVERHEAD;
+    case OP_BLIND_INDEX:
+        return (size_t)c->bits / 8;
+    case OP_PSEUDONYM:
+        return PGKMS_PSEUDONYM_LEN;
+    default:
+        return inlen + PGKMS_OVERHEAD;
+    }
+}
+
+/*
+ * The key version an encryption uses: the current one, or for the searchable operations
+ * always PGKMS_SEARCH_VERSION, so that rotation never changes what they compute.
+ */
+static pgkms_code encrypt_version(const cipher_ctx *c, const pgkms_key_record *rec,
+                                  uint32_t *version, pgkms_status *st)
+{
+    const pgkms_prov_key *key = c->key;
+    char kid[PGKMS_UUID_STR_LEN + 1];
+
+    if (c->op == OP_DATA || c->op == OP_WRAP) {
+        if (key->pinned_version != 0 && key->pinned_version != rec->current_version)
+            return pgkms_fail(st, PGKMS_E_KEY_STATE,
+                              "version %u is not the current version (%u) of the key; older "
+                              "versions only decrypt",
+                              key->pinned_version, rec->current_version);
+        *version = rec->current_version;
+        return PGKMS_OK;
+    }
+    if (key->pinned_version != 0 && key->pinned_version != PGKMS_SEARCH_VERSION)
+        return pgkms_fail(st, PGKMS_E_KEY_STATE,
+                          "kms-op \"%s\" always uses version %d of a key, not version %u",
+                          op_names[c->op], PGKMS_SEARCH_VERSION, key->pinned_version);
+    if (pgkms_key_record_version(rec, PGKMS_SEARCH_VERSION) == NULL) {
+        pgkms_uuid_format(rec->key_id, kid);
+        return pgkms_fail(st, PGKMS_E_KEY_NOT_FOUND,
+                          "version %d of key %s, which deterministic values, blind indexes and "
+                          "pseudonyms use, has been retired",
+                          PGKMS_SEARCH_VERSION, kid);
+    }
+    *version = PGKMS_SEARCH_VERSION;
+    return PGKMS_OK;
+}
+
+/* Blind index of in, or with kms-canonical of its canonical form. */
+static pgkms_code blind_index(cipher_ctx *c, const pgkms_key_ref *ref, const uint8_t *tmk,
+                              const uint8_t *in, size_t inlen, uint8_t *out, pgkms_status *st)
+{
+    uint8_t *norm;
+    size_t len;
+    pgkms_code rc;
+
+    if (!c->canonical)
+        return pgkms_search_blind_index(&c->searcher, ref, tmk, c->purpose, c->purpose_len, c->bits,
+                                        in, inlen, out, st);
+    if ((norm = malloc(inlen ? inlen : 1)) == NULL)
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
+    len = pgkms_search_normalize(in, inlen, norm);
+    rc = pgkms_search_blind_index(&c->searcher, ref, tmk, c->purpose, c->purpose_len, c->bits, norm,
+                                  len, out, st);
+    pgkms_wipe(norm, inlen);
+    free(norm);
+    return rc;
+}
+
 static int ac_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
                       const unsigned char *in, size_t inlen)
 {
@@ -116,6 +206,8 @@ static int ac_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
     pgkms_key_ref ref;
     pgkms_status st;
     pgkms_code rc;
+    uint32_t version = 0;
+    char ps[PGKMS_PSEUDONYM_LEN + 1];
     int go;
 
     pgkms_status_clear(&st);
@@ -126,38 +218,50 @@ static int ac_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
                               inlen, c->max_input);
         return 0;
     }
-    if (c->wrap && !valid_dek_len(inlen)) {
+    if (c->op == OP_WRAP && !valid_dek_len(inlen)) {
         pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT,
                               "a data key to wrap must be 16, 24, 32, 48 or 64 bytes, not %zu",
                               inlen);
         return 0;
     }
-    if ((go = begin(c, out, outlen, outsize, inlen + PGKMS_OVERHEAD)) != BEGIN_GO)
+    if ((go = begin(c, out, outlen, outsize, encrypt_len(c, inlen))) != BEGIN_GO)
         return go == BEGIN_SIZE_ONLY;
     if (!CRYPTO_THREAD_write_lock(key->lock))
         return 0;
     rec = pgkms_keyset_selected(&key->ks);
     rc = pgkms_key_usable(rec, &st);
-    if (rc == PGKMS_OK && key->pinned_version != 0 && key->pinned_version != rec->current_version)
-        rc = pgkms_fail(&st, PGKMS_E_KEY_STATE,
-                        "version %u is not the current version (%u) of the key; older "
-                        "versions only decrypt",
-                        key->pinned_version, rec->current_version);
     if (rc == PGKMS_OK)
-        rc = pgkms_keyset_material(&key->ks, rec, rec->current_version, pgkms_monotonic_now(), &tmk,
-                                   &st);
+        rc = encrypt_version(c, rec, &version, &st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_keyset_material(&key->ks, rec, version, pgkms_monotonic_now(), &tmk, &st);
     if (rc == PGKMS_OK) {
-        pgkms_key_ref_of(rec->key_id, rec->current_version, &ref);
-        rc = pgkms_sealer_seal(&c->sealer, &ref, tmk,
-                               c->wrap ? PGKMS_ALG_GCM_KEYWRAP : PGKMS_ALG_GCM_DATA, c->context,
-                               c->context_len, in, inlen, out, &st);
+        pgkms_key_ref_of(rec->key_id, version, &ref);
+        switch (c->op) {
+        case OP_DET:
+            rc = pgkms_search_det_seal(&c->searcher, &ref, tmk, c->context, c->context_len, in,
+                                       inlen, out, &st);
+            break;
+        case OP_BLIND_INDEX:
+            rc = blind_index(c, &ref, tmk, in, inlen, out, &st);
+            break;
+        case OP_PSEUDONYM:
+            rc = pgkms_search_pseudonym(&c->searcher, &ref, tmk, c->purpose, c->purpose_len, in,
+                                        inlen, ps, &st);
+            if (rc == PGKMS_OK)
+                memcpy(out, ps, PGKMS_PSEUDONYM_LEN);
+            break;
+        default:
+            rc = pgkms_sealer_seal(&c->sealer, &ref, tmk,
+                                   c->op == OP_WRAP ? PGKMS_ALG_GCM_KEYWRAP : PGKMS_ALG_GCM_DATA,
+                                   c->context, c->context_len, in, inlen, out, &st);
+        }
     }
     CRYPTO_THREAD_unlock(key->lock);
     if (rc != PGKMS_OK) {
         pgkms_prov_raise(c->provctx, &st);
         return 0;
     }
-    *outlen = inlen + PGKMS_OVERHEAD;
+    *outlen = encrypt_len(c, inlen);
     return 1;
 }
 
@@ -186,11 +290,18 @@ static int ac_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
     int go;
 
     pgkms_status_clear(&st);
+    if (c->op == OP_BLIND_INDEX || c->op == OP_PSEUDONYM) {
+        pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT,
+                              "kms-op \"%s\" has no decryption: it is a one-way function",
+                              op_names[c->op]);
+        return 0;
+    }
+    /* Data values open whether randomized or deterministic: the value names its algorithm. */
     rc = pgkms_format_parse(in, inlen, &env, &st);
-    if (rc == PGKMS_OK && (env.alg == PGKMS_ALG_GCM_KEYWRAP) != (c->wrap != 0))
-        rc = pgkms_fail(&st, PGKMS_E_BAD_FORMAT, "input is %s, but kms-op is \"%s\"",
-                        c->wrap ? "encrypted data" : "a wrapped data key",
-                        c->wrap ? "wrap" : "data");
+    if (rc == PGKMS_OK && (env.alg == PGKMS_ALG_GCM_KEYWRAP) != (c->op == OP_WRAP))
+        rc =
+            pgkms_fail(&st, PGKMS_E_BAD_FORMAT, "input is %s, but kms-op is \"%s\"",
+                       c->op == OP_WRAP ? "encrypted data" : "a wrapped data key", op_names[c->op]);
     if (rc != PGKMS_OK) {
         pgkms_prov_raise(c->provctx, &st);
         return 0;
@@ -205,7 +316,9 @@ static int ac_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
     if (rc == PGKMS_OK)
         rc =
             pgkms_keyset_material(&key->ks, rec, env.key_version, pgkms_monotonic_now(), &tmk, &st);
-    if (rc == PGKMS_OK)
+    if (rc == PGKMS_OK && env.alg == PGKMS_ALG_SIV_DATA)
+        rc = pgkms_search_det_open(&c->searcher, &env, tmk, c->context, c->context_len, out, &st);
+    else if (rc == PGKMS_OK)
         rc = pgkms_sealer_open(&c->sealer, &env, tmk, c->context, c->context_len, out, &st);
     CRYPTO_THREAD_unlock(key->lock);
     if (rc != PGKMS_OK) {
@@ -225,20 +338,67 @@ static int ac_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         return 1;
     if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_OP)) != NULL) {
         const char *op = NULL;
+        size_t i = 0;
 
-        if (!OSSL_PARAM_get_utf8_string_ptr(p, &op) ||
-            (strcmp(op, "wrap") != 0 && strcmp(op, "data") != 0)) {
+        if (OSSL_PARAM_get_utf8_string_ptr(p, &op))
+            while (i < sizeof(op_names) / sizeof(op_names[0]) && strcmp(op, op_names[i]) != 0)
+                i++;
+        if (op == NULL || i == sizeof(op_names) / sizeof(op_names[0])) {
             pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT,
-                                  "kms-op must be \"data\" or \"wrap\"");
+                                  "kms-op must be \"data\", \"wrap\", \"det\", "
+                                  "\"blind-index\" or \"pseudonym\"");
             return 0;
         }
-        c->wrap = strcmp(op, "wrap") == 0;
+        c->op = (cipher_op)i;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_PURPOSE)) != NULL) {
+        const void *v = NULL;
+        size_t len = 0;
+        pgkms_status st;
+
+        if (p->data_type == OSSL_PARAM_UTF8_STRING) {
+            v = p->data;
+            len = p->data_size;
+        } else if (!OSSL_PARAM_get_octet_string_ptr(p, &v, &len)) {
+            return 0;
+        }
+        if (pgkms_search_purpose_validate(v, len, &st) != PGKMS_OK) {
+            pgkms_prov_raise(c->provctx, &st);
+            return 0;
+        }
+        memcpy(c->purpose, v, len);
+        c->purpose_len = len;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_BITS)) != NULL) {
+        int bits = 0;
+        pgkms_status st;
+
+        if (!OSSL_PARAM_get_int(p, &bits) || pgkms_search_bits_validate(bits, &st) != PGKMS_OK) {
+            pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT,
+                                  "kms-bits must be a multiple of 8 from %d to %d",
+                                  PGKMS_BLIND_INDEX_MIN_BITS, PGKMS_BLIND_INDEX_MAX_BITS);
+            return 0;
+        }
+        c->bits = bits;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_CANONICAL)) != NULL) {
+        int canonical = 0;
+
+        if (!OSSL_PARAM_get_int(p, &canonical) || (canonical != 0 && canonical != 1)) {
+            pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT,
+                                  "kms-canonical must be 0 or 1");
+            return 0;
+        }
+        c->canonical = canonical;
     }
     if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_MAX_INPUT)) != NULL) {
         size_t max;
 
-        if (!OSSL_PARAM_get_size_t(p, &max) || max > PGKMS_MAX_PLAINTEXT)
+        if (!OSSL_PARAM_get_size_t(p, &max) || max > PGKMS_MAX_PLAINTEXT) {
+            pgkms_prov_raise_code(c->provctx, PGKMS_E_INVALID_ARGUMENT,
+                                  "kms-max-input must be at most %zu", PGKMS_MAX_PLAINTEXT);
             return 0;
+        }
         c->max_input = max;
     }
     if ((p = OSSL_PARAM_locate_const(params, PGKMS_PARAM_CONTEXT)) != NULL) {
@@ -279,6 +439,9 @@ static const OSSL_PARAM *ac_settable_ctx_params(void *vctx, void *provctx)
     static const OSSL_PARAM settable[] = {OSSL_PARAM_utf8_string(PGKMS_PARAM_OP, NULL, 0),
                                           OSSL_PARAM_size_t(PGKMS_PARAM_MAX_INPUT, NULL),
                                           OSSL_PARAM_octet_string(PGKMS_PARAM_CONTEXT, NULL, 0),
+                                          OSSL_PARAM_octet_string(PGKMS_PARAM_PURPOSE, NULL, 0),
+                                          OSSL_PARAM_int(PGKMS_PARAM_BITS, NULL),
+                                          OSSL_PARAM_int(PGKMS_PARAM_CANONICAL, NULL),
                                           OSSL_PARAM_END};
 
     (void)vctx;
@@ -291,7 +454,7 @@ static int ac_get_ctx_params(void *vctx, OSSL_PARAM params[])
     cipher_ctx *c = vctx;
     OSSL_PARAM *p = OSSL_PARAM_locate(params, PGKMS_PARAM_OP);
 
-    return p == NULL || OSSL_PARAM_set_utf8_string(p, c->wrap ? "wrap" : "data");
+    return p == NULL || OSSL_PARAM_set_utf8_string(p, op_names[c->op]);
 }
 
 static const OSSL_PARAM *ac_gettable_ctx_params(void *vctx, void *provctx)

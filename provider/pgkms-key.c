@@ -64,10 +64,10 @@ static pgkms_code split_tenant(pgkms_prov_key *key, const char *tenant, pgkms_ke
 }
 
 pgkms_code pgkms_prov_key_load(pgkms_prov_key *key, const char *tenant, pgkms_keyring *keyring,
-                               const char *select, const char *root_uri, unsigned root_flags,
-                               int ttl, pgkms_status *st)
+                               const char *select, const char *root_uri, const char *previous_uri,
+                               unsigned root_flags, int ttl, pgkms_status *st)
 {
-    pgkms_root *root = NULL;
+    pgkms_root *root = NULL, *previous = NULL;
     pgkms_key_record *rec;
     size_t selected;
     pgkms_code rc;
@@ -85,13 +85,16 @@ pgkms_code pgkms_prov_key_load(pgkms_prov_key *key, const char *tenant, pgkms_ke
                           select ? "\"" : "");
     selected = (size_t)(rec - keyring->keys);
     rc = pgkms_root_open(key->provctx->libctx, root_uri, root_flags, &root, st);
-    if (rc != PGKMS_OK)
-        return rc;
-    rc = pgkms_keyset_init(&key->ks, tenant, keyring, selected, root, ttl, st);
+    if (rc == PGKMS_OK && previous_uri != NULL && previous_uri[0] != '\0')
+        rc = pgkms_root_open(key->provctx->libctx, previous_uri, 0, &previous, st);
+    if (rc == PGKMS_OK)
+        rc = pgkms_keyset_init(&key->ks, tenant, keyring, selected, root, ttl, st);
     if (rc != PGKMS_OK) {
         pgkms_root_close(root);
+        pgkms_root_close(previous);
         return rc;
     }
+    pgkms_keyset_set_previous_root(&key->ks, previous);
     key->loaded = 1;
     return PGKMS_OK;
 }

@@ -40,13 +40,15 @@ static void *km_load(const void *reference, size_t reference_sz)
 
 static const OSSL_PARAM *km_import_types(int selection)
 {
-    static const OSSL_PARAM types[] = {OSSL_PARAM_utf8_string(PGKMS_PARAM_TENANT, NULL, 0),
-                                       OSSL_PARAM_utf8_string(PGKMS_PARAM_KEYRING, NULL, 0),
-                                       OSSL_PARAM_utf8_string(PGKMS_PARAM_KEY, NULL, 0),
-                                       OSSL_PARAM_utf8_string(PGKMS_PARAM_ROOT_KEY, NULL, 0),
-                                       OSSL_PARAM_int(PGKMS_PARAM_CACHE_TTL, NULL),
-                                       OSSL_PARAM_int(PGKMS_PARAM_ROOT_CREATE, NULL),
-                                       OSSL_PARAM_END};
+    static const OSSL_PARAM types[] = {
+        OSSL_PARAM_utf8_string(PGKMS_PARAM_TENANT, NULL, 0),
+        OSSL_PARAM_utf8_string(PGKMS_PARAM_KEYRING, NULL, 0),
+        OSSL_PARAM_utf8_string(PGKMS_PARAM_KEY, NULL, 0),
+        OSSL_PARAM_utf8_string(PGKMS_PARAM_ROOT_KEY, NULL, 0),
+        OSSL_PARAM_utf8_string(PGKMS_PARAM_ROOT_KEY_PREVIOUS, NULL, 0),
+        OSSL_PARAM_int(PGKMS_PARAM_CACHE_TTL, NULL),
+        OSSL_PARAM_int(PGKMS_PARAM_ROOT_CREATE, NULL),
+        OSSL_PARAM_END};
 
     (void)selection;
     return types;
@@ -77,6 +79,7 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
     const char *json = param_utf8(params, PGKMS_PARAM_KEYRING);
     const char *select = param_utf8(params, PGKMS_PARAM_KEY);
     const char *root = param_utf8(params, PGKMS_PARAM_ROOT_KEY);
+    const char *previous = param_utf8(params, PGKMS_PARAM_ROOT_KEY_PREVIOUS);
     int ttl = key->provctx->cache_ttl, create = 0;
     pgkms_keyring kr;
     pgkms_status st;
@@ -95,6 +98,7 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
     rc = pgkms_keyring_parse(json, strlen(json), &kr, &st);
     if (rc == PGKMS_OK) {
         rc = pgkms_prov_key_load(key, tenant, &kr, select, root ? root : key->provctx->root_key,
+                                 previous ? previous : key->provctx->root_key_previous,
                                  create ? PGKMS_ROOT_CREATE : 0, ttl, &st);
         pgkms_keyring_free(&kr);
     }
@@ -219,7 +223,7 @@ static void *km_gen(void *vgen, OSSL_CALLBACK *cb, void *cbarg)
             rc = pgkms_fail(&st, PGKMS_E_NO_MEMORY, "out of memory");
     }
     if (rc == PGKMS_OK)
-        rc = pgkms_prov_key_load(key, gen->tenant, &kr, kid, root_uri, 0, gen->ttl, &st);
+        rc = pgkms_prov_key_load(key, gen->tenant, &kr, kid, root_uri, NULL, 0, gen->ttl, &st);
     pgkms_keyring_free(&kr);
     if (rc != PGKMS_OK) {
         pgkms_prov_key_free(key);

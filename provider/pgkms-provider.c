@@ -151,6 +151,7 @@ static void teardown(void *vctx)
     OSSL_LIB_CTX_free(ctx->libctx);
     CRYPTO_THREAD_lock_free(ctx->lock);
     free(ctx->root_key);
+    free(ctx->root_key_previous);
     free(ctx->keyring);
     free(ctx);
 }
@@ -167,8 +168,9 @@ static const OSSL_DISPATCH provider_functions[] = {
 static int read_config(pgkms_prov_ctx *ctx, const OSSL_CORE_HANDLE *handle,
                        OSSL_FUNC_core_get_params_fn *get_params_fn)
 {
-    char *root = NULL, *keyring = NULL, *ttl = NULL;
+    char *root = NULL, *previous = NULL, *keyring = NULL, *ttl = NULL;
     OSSL_PARAM p[] = {OSSL_PARAM_utf8_ptr(PGKMS_CONF_ROOT_KEY, &root, 0),
+                      OSSL_PARAM_utf8_ptr(PGKMS_CONF_ROOT_KEY_PREVIOUS, &previous, 0),
                       OSSL_PARAM_utf8_ptr(PGKMS_CONF_KEYRING, &keyring, 0),
                       OSSL_PARAM_utf8_ptr(PGKMS_CONF_CACHE_TTL, &ttl, 0), OSSL_PARAM_END};
     const char *env;
@@ -177,9 +179,12 @@ static int read_config(pgkms_prov_ctx *ctx, const OSSL_CORE_HANDLE *handle,
         return 0;
     if ((env = getenv(PGKMS_ENV_ROOT_KEY)) != NULL && env[0] != '\0')
         root = (char *)env;
+    if ((env = getenv(PGKMS_ENV_ROOT_KEY_PREVIOUS)) != NULL && env[0] != '\0')
+        previous = (char *)env;
     if ((env = getenv(PGKMS_ENV_KEYRING)) != NULL && env[0] != '\0')
         keyring = (char *)env;
     ctx->root_key = root ? strdup(root) : NULL;
+    ctx->root_key_previous = previous ? strdup(previous) : NULL;
     ctx->keyring = keyring ? strdup(keyring) : NULL;
     ctx->cache_ttl = PGKMS_DEFAULT_TTL;
     if (ttl != NULL) {
@@ -194,7 +199,9 @@ static int read_config(pgkms_prov_ctx *ctx, const OSSL_CORE_HANDLE *handle,
         else
             ctx->cache_ttl = (int)v;
     }
-    return (root == NULL || ctx->root_key != NULL) && (keyring == NULL || ctx->keyring != NULL);
+    return (root == NULL || ctx->root_key != NULL) &&
+           (previous == NULL || ctx->root_key_previous != NULL) &&
+           (keyring == NULL || ctx->keyring != NULL);
 }
 
 int pgkms_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,

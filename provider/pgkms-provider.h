@@ -19,8 +19,9 @@ typedef struct pgkms_prov_ctx {
     OSSL_FUNC_core_vset_error_fn *vset_error;
     CRYPTO_RWLOCK *lock; /* guards crypto */
     int crypto_ready;
-    pgkms_crypto crypto; /* fetched on first use: the default provider may load after us */
-    char *root_key;      /* configuration, environment first */
+    pgkms_crypto crypto;     /* fetched on first use: the default provider may load after us */
+    char *root_key;          /* configuration, environment first */
+    char *root_key_previous; /* during a root rotation; NULL otherwise */
     char *keyring;
     int cache_ttl;
     /* A configuration mistake, reported by every operation: OpenSSL drops errors from init. */
@@ -52,9 +53,10 @@ pgkms_prov_key *pgkms_prov_key_new(pgkms_prov_ctx *ctx);
 void pgkms_prov_key_free(pgkms_prov_key *key);
 int pgkms_prov_key_up_ref(pgkms_prov_key *key);
 /* Loads a tenant's keys from a keyring (JSON text or file) and the root. */
+/* previous_uri (may be NULL): the old root during a root rotation. */
 pgkms_code pgkms_prov_key_load(pgkms_prov_key *key, const char *tenant, pgkms_keyring *keyring,
-                               const char *select, const char *root_uri, unsigned root_flags,
-                               int ttl, pgkms_status *st);
+                               const char *select, const char *root_uri, const char *previous_uri,
+                               unsigned root_flags, int ttl, pgkms_status *st);
 
 extern const OSSL_DISPATCH pgkms_pgkms_keymgmt_functions[];
 extern const OSSL_DISPATCH pgkms_pgkms_asym_cipher_functions[];

@@ -172,7 +172,8 @@ static int st_load(void *vctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
         rc = pgkms_fail(&st, PGKMS_E_NO_MEMORY, "out of memory");
     if (rc == PGKMS_OK)
         rc = pgkms_prov_key_load(key, s->tenant, &kr, s->key[0] ? s->key : NULL,
-                                 s->provctx->root_key, 0, s->provctx->cache_ttl, &st);
+                                 s->provctx->root_key, s->provctx->root_key_previous, 0,
+                                 s->provctx->cache_ttl, &st);
     if (rc == PGKMS_OK && s->version != 0) {
         const pgkms_key_record *rec = pgkms_keyset_selected(&key->ks);
 

@@ -3,11 +3,15 @@
 # Installs what building, the demo and the tests need on Debian 12 (apt-get only).
 set -euo pipefail
 
+# libp11-kit-dev: only its pkcs11.h, for the PKCS#11 root (docs/keyrings.md says why);
+# softhsm2 and opensc (pkcs11-tool): the token and its tool for test/peers/pkcs11.sh.
 pkgs=(build-essential make pkg-config postgresql-15 postgresql-server-dev-15 postgresql-contrib
-      libssl-dev libcurl4-openssl-dev libjansson-dev openssl python3 python3-cryptography
-      clang libclang-rt-14-dev xxd valgrind clang-format curl)
-# Servers the peer suites start on 127.0.0.1 (test/peers/). One that the package sources do not
-# offer is left out, and its suite skips saying so.
+      libssl-dev libcurl4-openssl-dev libjansson-dev libp11-kit-dev openssl python3
+      python3-cryptography clang libclang-rt-14-dev xxd valgrind clang-format softhsm2 opensc curl)
+pkgs+=(python3-hvac python3-botocore) # test/peers: Vault and AWS KMS stubs, checked by their clients
+pkgs+=(python3-pykmip) # test/peers: the KMIP keyring against a real PyKMIP server
+# Servers the peer suites start on 127.0.0.1 (test/peers/) that not every package source
+# offers: one that is not offered is left out, and its suite skips saying so.
 peer_pkgs=(barbican-api)
 
 not_installed() {

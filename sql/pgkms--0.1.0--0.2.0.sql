@@ -9,13 +9,14 @@
 ALTER TABLE kms.keys RENAME TO _keys;
 ALTER TABLE kms.key_versions RENAME TO _key_versions;
 ALTER TABLE kms._keys
+    ADD COLUMN keyring_uri text,           -- the tenant's own keyring (HYOK); NULL: the root
     ADD COLUMN valid_to timestamptz,       -- imported material expires then (BYOK)
     ADD COLUMN material_check bytea CHECK (length(material_check) = 32), -- recognises re-imports
     ADD CHECK (origin IN ('pgkms', 'external'));
 
 CREATE VIEW kms.keys AS
     SELECT key_id, tenant, alias, is_default, state, current_version, origin, description,
-           created, deletion_date, rotation_period, valid_to, key_ref
+           created, deletion_date, rotation_period, valid_to, keyring_uri, key_ref
       FROM kms._keys;
 CREATE VIEW kms.key_versions AS
     SELECT key_id, version, keyring, root_id, created FROM kms._key_versions;
@@ -430,12 +431,14 @@ END $$;
 
 -- BYOK: importing tenant-held key material (docs/byok.md) -----------------------------------
 -- create_key gains origin: 'external' keys start in PendingImport, without material.
+-- keyring: the tenant's own keyring (a URI) that protects the key instead of the root (HYOK,
+-- docs/hyok.md).
 DROP FUNCTION kms.create_key(text, text, text);
 CREATE FUNCTION kms.create_key(tenant text, alias text DEFAULT NULL, description text DEFAULT NULL,
-                               origin text DEFAULT 'pgkms')
+                               origin text DEFAULT 'pgkms', keyring text DEFAULT NULL)
     RETURNS uuid
     AS 'MODULE_PATHNAME', 'pgkms_create_key' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-REVOKE ALL ON FUNCTION kms.create_key(text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION kms.create_key(text, text, text, text, text) FROM PUBLIC;
 
 -- One outstanding set of import parameters per key: the RSA-3072 private key sealed under the
 -- root (docs/format.md §4) and the SHA-256 of its import token. Transient: not dumped.
@@ -503,3 +506,273 @@ CREATE FUNCTION kms.mask_truncate(value text, n integer) RETURNS text
     AS 'MODULE_PATHNAME', 'pgkms_mask_truncate' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION kms.mask_replace(value text, replacement text) RETURNS text
     AS 'MODULE_PATHNAME', 'pgkms_mask_replace' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Masked roles and kms.reveal (docs/masking.md, "Masked roles") --------------------------------
+-- A role in kms.masked_roles sees every tenant's data only masked: kms.reveal() masks it,
+-- kms.decrypt() refuses it; kms.reveal_grants lists the tenants such a role still sees in
+-- plaintext. Other roles are not affected. Kept by role name, dumped, effective at commit.
+CREATE TABLE kms.masked_roles (
+    role_name name PRIMARY KEY
+);
+CREATE TABLE kms.reveal_grants (
+    role_name name NOT NULL,
+    tenant    text NOT NULL CHECK (tenant ~ '^[A-Za-z0-9_.@:-]{1,128}$'),
+    PRIMARY KEY (role_name, tenant)
+);
+SELECT pg_catalog.pg_extension_config_dump('kms.masked_roles', '');
+SELECT pg_catalog.pg_extension_config_dump('kms.reveal_grants', '');
+REVOKE ALL ON kms.masked_roles, kms.reveal_grants FROM PUBLIC;
+CREATE TRIGGER masked_roles_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON kms.masked_roles FOR EACH STATEMENT EXECUTE FUNCTION kms._keys_changed();
+CREATE TRIGGER reveal_grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON kms.reveal_grants FOR EACH STATEMENT EXECUTE FUNCTION kms._keys_changed();
+
+CREATE FUNCTION kms._role_exists(op text, role name) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF to_regrole(quote_ident(role)) IS NULL THEN
+        PERFORM kms._refuse(op, NULL, NULL, '42704', format('role "%s" does not exist', role));
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION kms._role_exists(text, name) FROM PUBLIC;
+
+CREATE FUNCTION kms.mask_role(role name) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM kms._role_exists('mask_role', role);
+    INSERT INTO kms.masked_roles VALUES (role) ON CONFLICT DO NOTHING;
+    PERFORM kms._audit('mask_role', NULL, NULL, NULL, 'ok', format('role %s', role));
+END $$;
+CREATE FUNCTION kms.unmask_role(role name) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM kms.masked_roles m WHERE m.role_name = role;
+    PERFORM kms._audit('unmask_role', NULL, NULL, NULL, 'ok', format('role %s', role));
+END $$;
+CREATE FUNCTION kms.grant_reveal(role name, tenant text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM kms._role_exists('grant_reveal', role);
+    INSERT INTO kms.reveal_grants VALUES (role, tenant) ON CONFLICT DO NOTHING;
+    PERFORM kms._audit('grant_reveal', tenant, NULL, NULL, 'ok', format('role %s', role));
+END $$;
+CREATE FUNCTION kms.revoke_reveal(role name, tenant text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM kms.reveal_grants r WHERE r.role_name = role AND r.tenant = revoke_reveal.tenant;
+    PERFORM kms._audit('revoke_reveal', tenant, NULL, NULL, 'ok', format('role %s', role));
+END $$;
+REVOKE ALL ON FUNCTION kms.mask_role(name), kms.unmask_role(name), kms.grant_reveal(name, text),
+    kms.revoke_reveal(name, text) FROM PUBLIC;
+
+-- The plaintext for roles that may see this tenant's data, the masked form (rule `mask`:
+-- name, phone, email, id_card, bank_card, address or full) for masked roles.
+CREATE FUNCTION kms.reveal(value kms.encrypted, mask text DEFAULT 'full', context text DEFAULT NULL)
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_reveal' LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+-- Transparent encrypted columns (docs/transparent-columns.md) ---------------------------------
+-- One type per masking rule: kms.enc_text (masked entirely), kms.enc_name, kms.enc_phone,
+-- kms.enc_email, kms.enc_id_card, kms.enc_bank_card, kms.enc_address. Plaintext input is
+-- encrypted under kms.tenant; ciphertext input is stored unchanged; output is ciphertext;
+-- col::text reveals (or masks, for masked roles). The kms.enc_<rule>_det variants (all rules
+-- but address) encrypt deterministically (kms.encrypt_det) and carry =, <> and btree/hash
+-- operator classes, so `WHERE col = 'plaintext'` finds the row through an index. Their
+-- equality is byte equality; the order is meaningless but fixed.
+DO $do$
+DECLARE
+    rule text;
+    det text;
+BEGIN
+    FOREACH rule IN ARRAY ARRAY['text', 'name', 'phone', 'email', 'id_card', 'bank_card', 'address']
+    LOOP
+        FOREACH det IN ARRAY ARRAY['', '_det']
+        LOOP
+            CONTINUE WHEN det = '_det' AND rule = 'address';
+            EXECUTE format($sql$
+            CREATE TYPE kms.enc_%1$s%2$s;
+            CREATE FUNCTION kms.enc_%1$s%2$s_in(cstring, oid, integer) RETURNS kms.enc_%1$s%2$s
+                AS 'MODULE_PATHNAME', 'pgkms_column%2$s_in' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE FUNCTION kms.enc_%1$s%2$s_out(kms.enc_%1$s%2$s) RETURNS cstring
+                AS 'MODULE_PATHNAME', 'pgkms_encrypted_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+            CREATE FUNCTION kms.enc_%1$s%2$s_recv(internal, oid, integer) RETURNS kms.enc_%1$s%2$s
+                AS 'MODULE_PATHNAME', 'pgkms_column%2$s_recv' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE FUNCTION kms.enc_%1$s%2$s_send(kms.enc_%1$s%2$s) RETURNS bytea
+                AS 'MODULE_PATHNAME', 'pgkms_encrypted_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+            CREATE TYPE kms.enc_%1$s%2$s (
+                INPUT = kms.enc_%1$s%2$s_in, OUTPUT = kms.enc_%1$s%2$s_out,
+                RECEIVE = kms.enc_%1$s%2$s_recv, SEND = kms.enc_%1$s%2$s_send,
+                INTERNALLENGTH = VARIABLE, STORAGE = external);
+            COMMENT ON TYPE kms.enc_%1$s%2$s IS
+                'pgkms %4$stransparent encrypted column (masking rule %3$s; docs/transparent-columns.md)';
+            CREATE CAST (kms.enc_%1$s%2$s AS kms.encrypted) WITHOUT FUNCTION AS IMPLICIT;
+            CREATE CAST (kms.encrypted AS kms.enc_%1$s%2$s) WITHOUT FUNCTION AS ASSIGNMENT;
+            CREATE FUNCTION kms.enc_%1$s%2$s_from_text(text) RETURNS kms.enc_%1$s%2$s
+                AS 'MODULE_PATHNAME', 'pgkms_column%2$s_from_text' LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
+            CREATE CAST (text AS kms.enc_%1$s%2$s) WITH FUNCTION kms.enc_%1$s%2$s_from_text(text) AS ASSIGNMENT;
+            CREATE FUNCTION kms.enc_%1$s%2$s_to_text(kms.enc_%1$s%2$s) RETURNS text
+                LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED
+                AS $f$ SELECT kms.reveal($1::kms.encrypted, %3$L) $f$;
+            CREATE CAST (kms.enc_%1$s%2$s AS text) WITH FUNCTION kms.enc_%1$s%2$s_to_text(kms.enc_%1$s%2$s);
+            $sql$, rule, det, CASE rule WHEN 'text' THEN 'full' ELSE rule END,
+                      CASE det WHEN '' THEN '' ELSE 'deterministic ' END);
+            CONTINUE WHEN det = '';
+            EXECUTE format($sql$
+            CREATE FUNCTION kms.enc_%1$s_det_eq(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteaeq' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_ne(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteane' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_lt(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'bytealt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_le(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteale' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_gt(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteagt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_ge(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS boolean
+                AS 'byteage' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_cmp(kms.enc_%1$s_det, kms.enc_%1$s_det) RETURNS integer
+                AS 'byteacmp' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_hash(kms.enc_%1$s_det) RETURNS integer
+                AS 'hashvarlena' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE FUNCTION kms.enc_%1$s_det_hash_extended(kms.enc_%1$s_det, bigint) RETURNS bigint
+                AS 'hashvarlenaextended' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+            CREATE OPERATOR kms.= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_eq, COMMUTATOR = OPERATOR(kms.=),
+                NEGATOR = OPERATOR(kms.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+            CREATE OPERATOR kms.<> (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_ne, COMMUTATOR = OPERATOR(kms.<>),
+                NEGATOR = OPERATOR(kms.=), RESTRICT = neqsel, JOIN = neqjoinsel);
+            CREATE OPERATOR kms.< (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_lt, COMMUTATOR = OPERATOR(kms.>),
+                NEGATOR = OPERATOR(kms.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+            CREATE OPERATOR kms.<= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_le, COMMUTATOR = OPERATOR(kms.>=),
+                NEGATOR = OPERATOR(kms.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+            CREATE OPERATOR kms.> (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_gt, COMMUTATOR = OPERATOR(kms.<),
+                NEGATOR = OPERATOR(kms.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+            CREATE OPERATOR kms.>= (LEFTARG = kms.enc_%1$s_det, RIGHTARG = kms.enc_%1$s_det,
+                FUNCTION = kms.enc_%1$s_det_ge, COMMUTATOR = OPERATOR(kms.<=),
+                NEGATOR = OPERATOR(kms.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
+            CREATE OPERATOR CLASS kms.enc_%1$s_det_ops DEFAULT FOR TYPE kms.enc_%1$s_det USING btree AS
+                OPERATOR 1 kms.<, OPERATOR 2 kms.<=, OPERATOR 3 kms.=, OPERATOR 4 kms.>=,
+                OPERATOR 5 kms.>, FUNCTION 1 kms.enc_%1$s_det_cmp(kms.enc_%1$s_det, kms.enc_%1$s_det);
+            CREATE OPERATOR CLASS kms.enc_%1$s_det_ops DEFAULT FOR TYPE kms.enc_%1$s_det USING hash AS
+                OPERATOR 1 kms.=, FUNCTION 1 kms.enc_%1$s_det_hash(kms.enc_%1$s_det),
+                FUNCTION 2 kms.enc_%1$s_det_hash_extended(kms.enc_%1$s_det, bigint);
+            $sql$, rule);
+        END LOOP;
+    END LOOP;
+END
+$do$;
+
+-- Creates a view of tbl whose kms.enc_* columns are cast to text, so each reader sees what its
+-- role may see (plaintext, or masked). Returns the view; the default name is <tbl>_plaintext.
+CREATE FUNCTION kms.create_plaintext_view(tbl regclass, view_name text DEFAULT NULL) RETURNS regclass
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cols text;
+    target text;
+    nsp text;
+BEGIN
+    SELECT n.nspname INTO nsp FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = tbl;
+    SELECT string_agg(CASE WHEN t.typnamespace = 'kms'::regnamespace AND t.typname LIKE 'enc\_%'
+                           THEN format('%1$I::text AS %1$I', a.attname)
+                           ELSE format('%I', a.attname) END, ', ' ORDER BY a.attnum)
+      INTO cols
+      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+    target := format('%I.%I', nsp,
+                     coalesce(view_name, (SELECT relname FROM pg_class WHERE oid = tbl) || '_plaintext'));
+    EXECUTE format('CREATE VIEW %s AS SELECT %s FROM %s', target, cols, tbl);
+    RETURN target::regclass;
+END $$;
+
+-- Root rotation (docs/root-rotation.md) ---------------------------------------------------------
+-- Moves every tenant key version wrapped under kms.root_key_previous to kms.root_key (the new
+-- root, named again here as a check); returns how many it moved. Data is not touched.
+CREATE FUNCTION kms.rotate_root(new_root_uri text DEFAULT NULL) RETURNS integer
+    AS 'MODULE_PATHNAME', 'pgkms_rotate_root' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION kms.rotate_root(text) FROM PUBLIC;
+
+-- Searchable encryption (docs/searchable-encryption.md) -------------------------------------
+-- Deterministic values (AES-256-SIV, algorithm 3 of the value format), blind indexes and
+-- pseudonyms. All three use version 1 of the key, whatever its current version, so rotation
+-- never changes them and lookups keep matching. STABLE: the same arguments give the same
+-- result within a statement (keys change between statements), so an index can serve
+-- col = kms.encrypt_det(...). Like kms.encrypt they create the tenant's default key on first
+-- use, hence PARALLEL UNSAFE.
+CREATE FUNCTION kms.encrypt_det(plaintext text, tenant text DEFAULT NULL,
+                                context text DEFAULT NULL, key text DEFAULT NULL)
+    RETURNS kms.encrypted
+    AS 'MODULE_PATHNAME', 'pgkms_encrypt_det' LANGUAGE C STABLE PARALLEL UNSAFE;
+CREATE FUNCTION kms.encrypt_det(plaintext bytea, tenant text DEFAULT NULL,
+                                context text DEFAULT NULL, key text DEFAULT NULL)
+    RETURNS kms.encrypted
+    AS 'MODULE_PATHNAME', 'pgkms_encrypt_det' LANGUAGE C STABLE PARALLEL UNSAFE;
+-- HMAC-SHA256 under a key derived for the purpose, truncated to bits (32..256, multiples of 8);
+-- canonical: of the value's canonical form (ASCII lower case, white space trimmed and
+-- collapsed). key: as in kms.encrypt (NULL: the tenant's default key).
+CREATE FUNCTION kms.blind_index(value text, tenant text DEFAULT NULL,
+                                purpose text DEFAULT 'default', bits integer DEFAULT 256,
+                                canonical boolean DEFAULT false, key text DEFAULT NULL)
+    RETURNS bytea
+    AS 'MODULE_PATHNAME', 'pgkms_blind_index' LANGUAGE C STABLE PARALLEL UNSAFE;
+-- 'ps_' and 26 base32 characters (128 bits of HMAC-SHA256 under a key of its own).
+CREATE FUNCTION kms.pseudonym(value text, tenant text DEFAULT NULL,
+                              purpose text DEFAULT 'default', key text DEFAULT NULL)
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'pgkms_pseudonym' LANGUAGE C STABLE PARALLEL UNSAFE;
+
+-- Equality of kms.encrypted is equality of its bytes (deterministic values: equal plaintext,
+-- context and key; randomized values: the same stored value). The order is the bytes' order,
+-- meaningless but fixed, so that btree and hash indexes, DISTINCT, GROUP BY and joins work.
+-- The operators live in schema kms: write col = ... with kms on the search_path, or
+-- col OPERATOR(kms.=) ... without it.
+CREATE FUNCTION kms.encrypted_eq(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'byteaeq' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_ne(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'byteane' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_lt(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'bytealt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_le(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'byteale' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_gt(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'byteagt' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_ge(kms.encrypted, kms.encrypted) RETURNS boolean
+    AS 'byteage' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_cmp(kms.encrypted, kms.encrypted) RETURNS integer
+    AS 'byteacmp' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_hash(kms.encrypted) RETURNS integer
+    AS 'hashvarlena' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION kms.encrypted_hash_extended(kms.encrypted, bigint) RETURNS bigint
+    AS 'hashvarlenaextended' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE OPERATOR kms.= (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_eq, COMMUTATOR = OPERATOR(kms.=), NEGATOR = OPERATOR(kms.<>),
+    RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+CREATE OPERATOR kms.<> (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_ne, COMMUTATOR = OPERATOR(kms.<>), NEGATOR = OPERATOR(kms.=),
+    RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR kms.< (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_lt, COMMUTATOR = OPERATOR(kms.>), NEGATOR = OPERATOR(kms.>=),
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR kms.<= (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_le, COMMUTATOR = OPERATOR(kms.>=), NEGATOR = OPERATOR(kms.>),
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR kms.> (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_gt, COMMUTATOR = OPERATOR(kms.<), NEGATOR = OPERATOR(kms.<=),
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+CREATE OPERATOR kms.>= (LEFTARG = kms.encrypted, RIGHTARG = kms.encrypted,
+    FUNCTION = kms.encrypted_ge, COMMUTATOR = OPERATOR(kms.<=), NEGATOR = OPERATOR(kms.<),
+    RESTRICT = scalargesel, JOIN = scalargejoinsel);
+CREATE OPERATOR CLASS kms.encrypted_ops DEFAULT FOR TYPE kms.encrypted USING btree AS
+    OPERATOR 1 kms.<, OPERATOR 2 kms.<=, OPERATOR 3 kms.=, OPERATOR 4 kms.>=,
+    OPERATOR 5 kms.>,
+    FUNCTION 1 kms.encrypted_cmp(kms.encrypted, kms.encrypted),
+    FUNCTION 4 pg_catalog.btequalimage(oid); -- equal bytes are equal values: deduplication
+CREATE OPERATOR CLASS kms.encrypted_ops DEFAULT FOR TYPE kms.encrypted USING hash AS
+    OPERATOR 1 kms.=,
+    FUNCTION 1 kms.encrypted_hash(kms.encrypted),
+    FUNCTION 2 kms.encrypted_hash_extended(kms.encrypted, bigint);
+

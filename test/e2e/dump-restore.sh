@@ -111,6 +111,22 @@ same=$(sql -c "SELECT count(*) FROM people p JOIN people_txt x USING (id) JOIN p
 [ "$same" = $n_values ] || fail "COPY changed $((n_values - same)) values"
 ok "COPY TO/FROM in text and binary format round-trips every value byte for byte; all decrypt"
 
+# Transparent columns: dump, restore and binary COPY carry ciphertext and need no tenant.
+sql -c "SET kms.tenant = 'acme'" -c "CREATE TABLE contacts (id int, phone kms.enc_phone)" \
+    -c "INSERT INTO contacts VALUES (1, '13812345678'), (2, '+44 20 7946 0958')"
+pg_dump -t contacts "$db" >"$T/contacts.sql"
+if grep -q '13812345678\|7946' "$T/contacts.sql"; then fail "plaintext in the dump of contacts"; fi
+PGDATABASE=${db}_restored sql -f "$T/contacts.sql" >/dev/null # kms.tenant unset
+sql -c "\\copy contacts TO '$T/contacts.bin' WITH (FORMAT binary)"
+sql -c "CREATE TABLE contacts_bin (LIKE contacts)" \
+    -c "\\copy contacts_bin FROM '$T/contacts.bin' WITH (FORMAT binary)"
+for where in "${db}_restored contacts" "$db contacts_bin"; do
+    set -- $where
+    got=$(PGDATABASE=$1 sql -c "SET kms.tenant = 'acme'" -c "SELECT string_agg(phone::text, ',' ORDER BY id) FROM $2")
+    [ "$got" = "13812345678,+44 20 7946 0958" ] || fail "transparent column in $1.$2: $got"
+done
+ok "kms.enc_phone columns: pg_dump, a restore without kms.tenant and binary COPY keep the ciphertext"
+
 # A second cluster whose root key is a different file: the restore is unreadable.
 scripts/pg-cluster.sh start "$c2"
 openssl rand -hex 32 >"$c2/other.key"

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-# docs/format.md is implementable alone: inline Python opens SQL's values (and seals one for SQL).
+# docs/format.md is implementable alone: inline Python opens SQL's values, randomized and
+# deterministic (and seals one for SQL).
 source "$(dirname "$0")/../lib.sh"
 need_cluster
 py=/usr/bin/python3
@@ -11,7 +12,7 @@ export PGDATABASE=$db
 utf8='张三丰 🙂'
 
 sql -c "CREATE EXTENSION pgkms"
-sql -v utf8="$utf8" <<'SQL'
+sql -v utf8="$utf8" >/dev/null <<'SQL'
 CREATE TABLE v (n int PRIMARY KEY, tenant text, ctx text, pt_text text, pt_bin bytea,
                 val kms.encrypted);
 INSERT INTO v (n, tenant, ctx, pt_text, pt_bin) VALUES
@@ -29,12 +30,19 @@ SET kms.tenant = 'acme';
 INSERT INTO v (n, tenant, ctx, pt_text, val)
   VALUES (7, 'acme', 'via-guc', 'tenant from kms.tenant',
           kms.encrypt('tenant from kms.tenant', NULL, 'via-guc'));
+-- Deterministic values (algorithm 3), under version 1 although the key has rotated.
+SELECT kms.rotate_key(key_id) FROM kms.keys WHERE tenant = 'acme' AND is_default;
+INSERT INTO v (n, tenant, ctx, pt_text, val) VALUES
+  (8, 'acme', 'customers.phone', '13800138000',
+      kms.encrypt_det('13800138000', context => 'customers.phone')),
+  (9, 'globex', NULL, :'utf8', kms.encrypt_det(:'utf8', 'globex'));
 SQL
 [ "$(sql -c "SELECT length(pt_bin) FROM v WHERE n = 5")" = 1048576 ] || fail "1 MiB plaintext"
 [ "$(sql -c "SELECT count(*) FROM v
-             WHERE length(val::bytea) = 48 + length(coalesce(convert_to(pt_text, 'UTF8'), pt_bin))")" = 7 ] ||
-    fail "not every value is its plaintext + 48 bytes"
-ok "SQL encrypted 7 values for 2 tenants (contexts, empty, UTF-8, 1 MiB bytea), 48 bytes overhead each"
+             WHERE length(val::bytea) = CASE WHEN n >= 8 THEN 36 ELSE 48 END
+                                        + length(coalesce(convert_to(pt_text, 'UTF8'), pt_bin))")" = 9 ] ||
+    fail "not every value is its plaintext + 48 bytes (36 deterministic)"
+ok "SQL encrypted 9 values for 2 tenants (contexts, empty, UTF-8, 1 MiB bytea, 2 deterministic)"
 
 sql -c "SELECT convert_from(kms.export_keyring(), 'UTF8')" >"$T/keyring.json"
 root=$(sql -c 'SHOW kms.root_key')
@@ -50,12 +58,12 @@ import base64, json, os, struct, sys
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
-def hkdf(ikm, info):
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(ikm)
+def hkdf(ikm, info, length=32):
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(ikm)
 
 
 def load(root_path, keyring_path):
@@ -90,12 +98,29 @@ def aad_of(header, ctx):
     return header + struct.pack(">I", len(ctx)) + ctx
 
 
+def open_det(tmk, ctx, v):
+    # Algorithm 3: AES-256-SIV, one associated-data component, synthetic IV then ciphertext.
+    assert len(v) >= 36 and v[16:20] == bytes(4), "deterministic header"
+    siv = AESSIV(hkdf(tmk, b"pgkms det v1" + v[4:16], 64))
+    pt = siv.decrypt(v[20:], [aad_of(v[:20], ctx)])
+    assert v[:20] + siv.encrypt(pt, [aad_of(v[:20], ctx)]) == v, "not deterministic"
+    try:
+        siv.decrypt(v[20:], [aad_of(v[:20], ctx + b"x")])
+        raise AssertionError("opened with a wrong context")
+    except InvalidTag:
+        pass
+    return pt
+
+
 def open_value(keys, tenant, ctx, v):
-    assert v[:4] == b"\x8b\x4b\x01\x01" and len(v) >= 48, "header"
+    assert v[:3] == b"\x8b\x4b\x01" and v[3] in (1, 3), "header"
     key_ref = v[4:12]
     version, _dek_id = struct.unpack(">II", v[12:20])
     owner, _current, versions = keys[key_ref]
     assert owner == tenant, "value of another tenant"
+    if v[3] == 3:
+        return open_det(versions[version], ctx, v)
+    assert len(v) >= 48, "length"
     dek = hkdf(versions[version], b"pgkms dek v1" + key_ref + v[12:20])
     aead = AESGCM(dek)
     pt = aead.decrypt(v[20:32], v[32:], aad_of(v[:20], ctx))
@@ -141,7 +166,7 @@ if ! cmp -s "$T/want" "$T/got"; then
     diff "$T/want" "$T/got" | cut -c1-200 >&2
     fail "Python read other plaintexts"
 fi
-ok "Python opened all 7 values from the keyring JSON and the root file alone; wrong contexts fail"
+ok "Python opened all 9 values from the keyring JSON and the root file alone; wrong contexts fail"
 
 got=$(sed -n 's/^2 //p' "$T/got" | xxd -r -p)
 [ "$got" = "$utf8" ] || fail "UTF-8 value read as '$got'"
@@ -149,6 +174,7 @@ got=$(sed -n 's/^2 //p' "$T/got" | xxd -r -p)
 [ "$(sed -n 's/^5 //p' "$T/got" | xxd -r -p | sha256sum)" = \
   "$(sql -c "SELECT encode(pt_bin, 'hex') FROM v WHERE n = 5" | xxd -r -p | sha256sum)" ] ||
     fail "1 MiB value differs"
+[ "$(sed -n 's/^9 //p' "$T/got" | xxd -r -p)" = "$utf8" ] || fail "deterministic UTF-8 value"
 ok "Python's plaintexts: '$utf8' byte for byte, empty string empty, the 1 MiB bytea identical"
 
 # The other direction: a value sealed by Python per the spec decrypts in SQL.

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-# SQL and the openssl CLI produce and read the same bytes, both ways; SQL reads the vectors.
+# SQL and the openssl CLI produce and read the same bytes, both ways; SQL reads the vectors and
+# reproduces the deterministic ones, the blind indexes and the pseudonyms.
 source "$(dirname "$0")/../lib.sh"
 need_cluster
 db=e2e_sql_cli
@@ -82,11 +83,12 @@ dropdb --if-exists "${db}_vec" && createdb "${db}_vec"
 PGDATABASE="${db}_vec" sql -c "CREATE EXTENSION pgkms"
 sed -i "s/'vector-acme'/'acme'/" "$T/vkeys.sql"
 PGDATABASE="${db}_vec" sql -f "$T/vkeys.sql" >/dev/null
+vkid=$(sed -n 's/.*"key_id": "\(.*\)".*/\1/p' "$ROOT_DIR/test/vectors/format_keyring.json")
 n=0
 while read -r line; do
     case $line in '#'*) continue ;; esac
     alg=$(sed 's/.* alg=\([^ ]*\).*/\1/' <<<"$line")
-    [ "$alg" = 1 ] || continue
+    [ "$alg" = 1 ] || [ "$alg" = 3 ] || continue
     name=$(sed 's/.*name=\([^ ]*\).*/\1/' <<<"$line")
     ctx=$(sed 's/.* context=\([^ ]*\).*/\1/' <<<"$line")
     pt=$(sed 's/.* pt=\([^ ]*\).*/\1/' <<<"$line")
@@ -97,9 +99,40 @@ while read -r line; do
             SET kms.tenant = 'acme';
             SELECT encode(kms.decrypt_bytea('\\x$value'::bytea::kms.encrypted, $ctx_sql), 'hex')")
     [ "$got" = "$pt" ] || fail "vector $name: got '$got'"
+    if [ "$alg" = 3 ]; then
+        # Deterministic: SQL computes exactly the vector's bytes (under the vector's key).
+        got=$(PGDATABASE="${db}_vec" sql -c "SET kms.root_key = 'file:$T/vroot.key';
+                SET kms.tenant = 'acme';
+                SELECT encode(kms.encrypt_det('\\x$pt'::bytea, NULL, $ctx_sql, '$vkid')::bytea, 'hex')")
+        [ "$got" = "$value" ] || fail "vector $name: kms.encrypt_det gives $got"
+    fi
     ok "SQL reads vector $name"
     n=$((n + 1))
 done <"$ROOT_DIR/test/vectors/format_vectors.txt"
-[ $n -ge 5 ] || fail "only $n vectors"
+[ $n -ge 11 ] || fail "only $n vectors"
+# Blind indexes and pseudonyms of the vectors' key, from SQL.
+n=0
+while read -r line; do
+    case $line in '#'*) continue ;; esac
+    kind=$(sed 's/.*kind=\([^ ]*\).*/\1/' <<<"$line")
+    purpose=$(sed 's/.* purpose=\([^ ]*\).*/\1/' <<<"$line")
+    value=$(sed 's/.* value=\([^ ]*\).*/\1/' <<<"$line")
+    [ "$value" = - ] && value=""
+    want=$(sed 's/.* out=\([^ ]*\).*/\1/' <<<"$line")
+    args="convert_from('\\x$value', 'UTF8'), NULL, convert_from('\\x$purpose', 'UTF8')"
+    if [ "$kind" = blind ]; then
+        bits=$(sed 's/.* bits=\([^ ]*\).*/\1/' <<<"$line")
+        canon=$(sed 's/.* canonical=\([^ ]*\).*/\1/' <<<"$line")
+        expr="encode(kms.blind_index($args, $bits, $canon::int::boolean, '$vkid'), 'hex')"
+    else
+        expr="kms.pseudonym($args, '$vkid')"
+    fi
+    got=$(PGDATABASE="${db}_vec" sql -c "SET kms.root_key = 'file:$T/vroot.key';
+            SET kms.tenant = 'acme'; SELECT $expr")
+    [ "$got" = "$want" ] || fail "$kind vector $n: SQL gives $got, expected $want"
+    n=$((n + 1))
+done <"$ROOT_DIR/test/vectors/search_vectors.txt"
+[ $n -ge 11 ] || fail "only $n search vectors"
+ok "SQL computes the $n blind index and pseudonym vectors"
 dropdb "${db}_vec"
 dropdb "$db"

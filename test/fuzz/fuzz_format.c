@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for every decoder of untrusted bytes in common/: the value format (and
- * opening it), base64 text form, UUIDs, keyring JSON and the masking rules. The first byte
- * picks the decoder.
+ * opening it, randomized or deterministic), base64 text form, UUIDs, keyring JSON, the masking
+ * rules, PKCS#11 URIs, root key shares and KMIP responses. The first byte picks the decoder.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pgkms/codec.h"
 #include "pgkms/envelope.h"
 #include "pgkms/keyring_file.h"
+#include "pgkms/kmip.h"
 #include "pgkms/mask.h"
+#include "pgkms/pkcs11_uri.h"
+#include "pgkms/root_file.h"
+#include "pgkms/shamir.h"
+#include "pgkms/search.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,19 +32,33 @@ static void fuzz_value(const uint8_t *data, size_t size)
 
     if (pgkms_format_parse(data, size, &env, NULL) != PGKMS_OK)
         return;
-    if (env.ciphertext_len + PGKMS_OVERHEAD != size || env.tag + PGKMS_TAG_LEN != data + size)
-        abort(); /* the parser must describe exactly the input */
+    /* The parser must describe exactly the input. */
+    if (env.alg == PGKMS_ALG_SIV_DATA
+            ? env.ciphertext_len + PGKMS_DET_OVERHEAD != size || env.dek_id != 0 ||
+                  env.tag != data + PGKMS_HEADER_LEN ||
+                  env.ciphertext + env.ciphertext_len != data + size
+            : env.ciphertext_len + PGKMS_OVERHEAD != size || env.tag + PGKMS_TAG_LEN != data + size)
+        abort();
     if (!crypto_ready) {
         if (pgkms_crypto_init(&crypto, NULL, NULL, NULL) != PGKMS_OK)
             abort();
         crypto_ready = 1;
     }
     pt = malloc(env.ciphertext_len + 1);
-    pgkms_sealer_init(&s, &crypto);
     /* Random bytes never authenticate; if they do, something is badly wrong. */
-    if (pgkms_sealer_open(&s, &env, tmk, NULL, 0, pt, NULL) == PGKMS_OK)
-        abort();
-    pgkms_sealer_cleanup(&s);
+    if (env.alg == PGKMS_ALG_SIV_DATA) {
+        pgkms_searcher ds;
+
+        pgkms_searcher_init(&ds, &crypto);
+        if (pgkms_search_det_open(&ds, &env, tmk, NULL, 0, pt, NULL) == PGKMS_OK)
+            abort();
+        pgkms_searcher_cleanup(&ds);
+    } else {
+        pgkms_sealer_init(&s, &crypto);
+        if (pgkms_sealer_open(&s, &env, tmk, NULL, 0, pt, NULL) == PGKMS_OK)
+            abort();
+        pgkms_sealer_cleanup(&s);
+    }
     free(pt);
 }
 
@@ -112,19 +132,80 @@ static void fuzz_mask(const uint8_t *data, size_t size)
     free(out);
 }
 
+/*
+ * Share text, line by line from an exact-size copy: an accepted share is canonical up to the
+ * case of its hex digits. Then the raw bytes as share structs, which never recombine to a key
+ * whose root id differs from theirs.
+ */
+static void fuzz_shares(const uint8_t *data, size_t size)
+{
+    char *in = malloc(size ? size : 1), text[PGKMS_SHARE_TEXT_MAX + 1];
+    pgkms_share *shares = malloc(size ? size : 1), parsed;
+    uint8_t secret[PGKMS_SHAMIR_SECRET_LEN], id[PGKMS_ROOT_ID_LEN];
+    size_t count = size / sizeof(pgkms_share);
+
+    memcpy(in, data, size);
+    for (size_t start = 0, end; start < size; start = end + 1) {
+        for (end = start; end < size && in[end] != '\n';)
+            end++;
+        if (pgkms_share_parse(NULL, in + start, end - start, &parsed, NULL) != PGKMS_OK)
+            continue;
+        if (pgkms_share_format(NULL, &parsed, text, NULL) != PGKMS_OK ||
+            strlen(text) != end - start || strncasecmp(text, in + start, end - start) != 0)
+            abort();
+    }
+    memcpy(shares, data, count * sizeof(pgkms_share));
+    if (count > PGKMS_SHAMIR_MAX_SHARES)
+        count = PGKMS_SHAMIR_MAX_SHARES;
+    if (pgkms_shamir_combine(NULL, shares, count, secret, NULL) == PGKMS_OK &&
+        (pgkms_root_file_id(NULL, secret, id, NULL) != PGKMS_OK ||
+         memcmp(id, shares[0].root_id, sizeof(id)) != 0))
+        abort();
+    free(in);
+    free(shares);
+}
+
+/* A KMIP server's answer: parsed strictly, then read as each operation's payload. */
+static void fuzz_kmip(const uint8_t *data, size_t size)
+{
+    static const uint32_t ops[] = {PGKMS_KMIP_OP_LOCATE, PGKMS_KMIP_OP_GET_ATTRIBUTES,
+                                   PGKMS_KMIP_OP_ENCRYPT};
+    char uid[PGKMS_KMIP_ID_MAX];
+    pgkms_kmip_response r;
+    const uint8_t *out;
+    size_t count, len;
+    uint32_t v;
+
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (pgkms_kmip_parse_response(data, size, ops[i], &r, NULL) != PGKMS_OK)
+            continue;
+        if (r.has_payload &&
+            (r.payload.value < data || r.payload.value + r.payload.len > data + size))
+            abort(); /* the payload must lie inside the input */
+        if (pgkms_kmip_locate_result(&r, uid, &count, NULL) == PGKMS_OK && count > 0 &&
+            strlen(uid) == 0)
+            abort();
+        (void)pgkms_kmip_attribute_u32(&r, "State", &v, NULL);
+        if (pgkms_kmip_encrypt_result(&r, &out, &len, NULL) == PGKMS_OK &&
+            (out < data || out + len > data + size))
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text;
     uint8_t out[4096], uuid[PGKMS_UUID_LEN];
     size_t len;
     pgkms_keyring kr;
+    pgkms_pkcs11_uri uri;
 
     if (size == 0)
         return 0;
     text = malloc(size);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
-    switch (data[0] % 5) {
+    switch (data[0] % 8) {
     case 0:
         fuzz_value(data + 1, size - 1);
         break;
@@ -147,6 +228,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 4:
         fuzz_mask(data + 1, size - 1);
+        break;
+    case 5:
+        (void)pgkms_pkcs11_uri_parse(text, &uri, NULL);
+        pgkms_pkcs11_uri_free(&uri);
+        break;
+    case 6:
+        fuzz_shares(data + 1, size - 1);
+        break;
+    case 7:
+        fuzz_kmip(data + 1, size - 1);
         break;
     }
     free(text);

@@ -54,9 +54,20 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } groups[] = {
-    {"aead_kat", test_aead_kat}, {"format", test_format},         {"codec", test_codec},
-    {"keys", test_keys},         {"key_import", test_key_import}, {"mask", test_mask},
-    {"http", test_http},         {"barbican", test_barbican},
+    {"aead_kat", test_aead_kat},
+    {"format", test_format},
+    {"codec", test_codec},
+    {"keys", test_keys},
+    {"key_import", test_key_import},
+    {"mask", test_mask},
+    {"pkcs11_uri", test_pkcs11_uri},
+    {"shamir", test_shamir},
+    {"search", test_search},
+    {"http", test_http},
+    {"sigv4", test_sigv4},
+    {"kms_roots", test_kms_roots},
+    {"kmip", test_kmip},
+    {"barbican", test_barbican},
 };
 
 int main(int argc, char **argv)

@@ -42,7 +42,13 @@ void test_codec(void);
 void test_keys(void);
 void test_key_import(void);
 void test_mask(void);
+void test_pkcs11_uri(void);
+void test_shamir(void);
+void test_search(void);
 void test_http(void);
+void test_sigv4(void);
+void test_kms_roots(void);
+void test_kmip(void);
 void test_barbican(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Value format: the Python-generated vectors, the bad-input table, nonces across fork(). */
+/* Value format: the Python-generated vectors (randomized and deterministic), the bad-input
+ * table, nonces across fork(). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -7,6 +8,7 @@
 
 #include "pgkms/envelope.h"
 #include "pgkms/format.h"
+#include "pgkms/search.h"
 #include "harness.h"
 
 static pgkms_crypto crypto;
@@ -15,7 +17,7 @@ static void check_vectors(void)
 {
     char path[512], line[8192], buf[4096];
     FILE *f;
-    int n = 0;
+    int n = 0, det = 0;
 
     snprintf(path, sizeof(path), "%s/format_vectors.txt", t_vectors_dir);
     f = fopen(path, "r");
@@ -43,28 +45,46 @@ static void check_vectors(void)
         key.version = 1;
         out = malloc(pl + PGKMS_OVERHEAD);
         opened = malloc(pl + 1);
-        /* Sealing with the vector's data key id and nonce gives exactly its bytes. */
-        CHECK(pgkms_seal_fixed(&crypto, &key, tmk, (uint8_t)alg, (uint32_t)dek_id, nonce, ctx, cl,
-                               pt, pl, out, NULL) == PGKMS_OK);
-        CHECK_MSG(vl == pl + PGKMS_OVERHEAD && memcmp(out, value, vl) == 0, "vector %s",
-                  t_field(line, "name", buf, sizeof(buf)));
-        /* And the general opener reads it back. */
-        CHECK(pgkms_format_parse(value, vl, &env, NULL) == PGKMS_OK);
-        CHECK(env.alg == alg && env.key_version == 1 && env.dek_id == dek_id);
-        pgkms_sealer_init(&s, &crypto);
-        CHECK(pgkms_sealer_open(&s, &env, tmk, ctx, cl, opened, NULL) == PGKMS_OK &&
-              memcmp(opened, pt, pl) == 0);
-        /* A different context never opens it. */
-        CHECK(pgkms_sealer_open(&s, &env, tmk, (const uint8_t *)"other", 5, opened, NULL) ==
-              PGKMS_E_AUTH_FAILED);
-        pgkms_sealer_cleanup(&s);
+        if (alg == PGKMS_ALG_SIV_DATA) {
+            /* Deterministic: sealing the plaintext gives exactly the vector's bytes. */
+            pgkms_searcher ds;
+
+            pgkms_searcher_init(&ds, &crypto);
+            CHECK(pgkms_search_det_seal(&ds, &key, tmk, ctx, cl, pt, pl, out, NULL) == PGKMS_OK);
+            CHECK_MSG(vl == pl + PGKMS_DET_OVERHEAD && memcmp(out, value, vl) == 0, "vector %s",
+                      t_field(line, "name", buf, sizeof(buf)));
+            CHECK(pgkms_format_parse(value, vl, &env, NULL) == PGKMS_OK);
+            CHECK(env.alg == alg && env.key_version == 1 && env.dek_id == 0 && dek_id == 0);
+            CHECK(pgkms_search_det_open(&ds, &env, tmk, ctx, cl, opened, NULL) == PGKMS_OK &&
+                  memcmp(opened, pt, pl) == 0);
+            CHECK(pgkms_search_det_open(&ds, &env, tmk, (const uint8_t *)"other", 5, opened,
+                                        NULL) == PGKMS_E_AUTH_FAILED);
+            pgkms_searcher_cleanup(&ds);
+            det++;
+        } else {
+            /* Sealing with the vector's data key id and nonce gives exactly its bytes. */
+            CHECK(pgkms_seal_fixed(&crypto, &key, tmk, (uint8_t)alg, (uint32_t)dek_id, nonce, ctx,
+                                   cl, pt, pl, out, NULL) == PGKMS_OK);
+            CHECK_MSG(vl == pl + PGKMS_OVERHEAD && memcmp(out, value, vl) == 0, "vector %s",
+                      t_field(line, "name", buf, sizeof(buf)));
+            /* And the general opener reads it back. */
+            CHECK(pgkms_format_parse(value, vl, &env, NULL) == PGKMS_OK);
+            CHECK(env.alg == alg && env.key_version == 1 && env.dek_id == dek_id);
+            pgkms_sealer_init(&s, &crypto);
+            CHECK(pgkms_sealer_open(&s, &env, tmk, ctx, cl, opened, NULL) == PGKMS_OK &&
+                  memcmp(opened, pt, pl) == 0);
+            /* A different context never opens it. */
+            CHECK(pgkms_sealer_open(&s, &env, tmk, (const uint8_t *)"other", 5, opened, NULL) ==
+                  PGKMS_E_AUTH_FAILED);
+            pgkms_sealer_cleanup(&s);
+        }
         free(tmk), free(ref), free(nonce), free(ctx), free(pt), free(value), free(out),
             free(opened);
         n++;
     }
     if (f != NULL)
         fclose(f);
-    CHECK_MSG(n >= 6, "only %d format vectors", n);
+    CHECK_MSG(n >= 12 && det >= 6, "only %d format vectors, %d deterministic", n, det);
 }
 
 /* Every bad input gives its error class and never a plaintext. */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "pgkms/keyset.h"
+#include "pgkms/root_file.h"
 #include "pgkms/secmem.h"
 #include "harness.h"
 
@@ -45,6 +46,35 @@ static void check_root_file(void)
     CHECK(pgkms_root_open(NULL, "relative/root.key", 0, &root, &st) != PGKMS_OK);
     CHECK(pgkms_root_open(NULL, "pkcs11:token=x", 0, &root, &st) == PGKMS_E_INVALID_ARGUMENT);
     CHECK(pgkms_root_open(NULL, "", 0, &root, &st) == PGKMS_E_ROOT_UNAVAILABLE);
+}
+
+/* The file helpers used by escrow: write once, read back with the server's rules, root id. */
+static void check_root_file_helpers(void)
+{
+    static const uint8_t VECTOR_ID[PGKMS_ROOT_ID_LEN] = {0x18, 0x48, 0x0e, 0x89,
+                                                         0x7e, 0x41, 0x78, 0xb1};
+    char path[256];
+    uint8_t root[PGKMS_ROOT_FILE_KEY_LEN], back[PGKMS_ROOT_FILE_KEY_LEN], id[PGKMS_ROOT_ID_LEN];
+    pgkms_status st;
+    struct stat sb;
+
+    for (int i = 0; i < PGKMS_ROOT_FILE_KEY_LEN; i++)
+        root[i] = (uint8_t)i;
+    CHECK(pgkms_root_file_id(NULL, root, id, &st) == PGKMS_OK &&
+          memcmp(id, VECTOR_ID, sizeof(id)) == 0);
+    snprintf(path, sizeof(path), "%s/written.key", tmpdir);
+    CHECK(pgkms_root_file_write(path, root, &st) == PGKMS_OK);
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600 && sb.st_size == 65);
+    CHECK(pgkms_root_file_read(path, back, &st) == PGKMS_OK && memcmp(root, back, 32) == 0);
+    root[0] ^= 1;
+    CHECK(pgkms_root_file_write(path, root, &st) == PGKMS_E_ROOT_UNAVAILABLE &&
+          strstr(st.detail, "already exists") != NULL);
+    CHECK(pgkms_root_file_read(path, back, &st) == PGKMS_OK && back[0] == 0); /* unchanged */
+    chmod(path, 0604);
+    CHECK(pgkms_root_file_read(path, back, &st) == PGKMS_E_ROOT_UNAVAILABLE &&
+          strstr(st.detail, "chmod 600") != NULL);
+    snprintf(path, sizeof(path), "%s/no-such-dir/written.key", tmpdir);
+    CHECK(pgkms_root_file_write(path, root, &st) == PGKMS_E_ROOT_UNAVAILABLE);
 }
 
 /* The vector keyring (wrapped by Python) unwraps to the vector tenant key. */
@@ -220,6 +250,7 @@ void test_keys(void)
 
     CHECK(mkdtemp(tmpdir) != NULL);
     check_root_file();
+    check_root_file_helpers();
     check_vector_keyring(&root);
     if (root != NULL) {
         check_keyring_parse(root);

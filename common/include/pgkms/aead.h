@@ -29,4 +29,17 @@ pgkms_code pgkms_gcm_open(EVP_CIPHER_CTX *ctx, const uint8_t *nonce, const uint8
                           size_t len, const uint8_t *tag, uint8_t *pt,
                           pgkms_status *st) PGKMS_MUST_CHECK;
 
+/*
+ * One message under key with a context of its own, for rare uses such as wrapping a key:
+ * fetches AES-256-GCM from libctx, keys, seals or opens, frees. Opening wipes pt on failure.
+ */
+pgkms_code pgkms_gcm_seal_once(OSSL_LIB_CTX *libctx, const uint8_t key[PGKMS_AES256_KEY_LEN],
+                               const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                               const uint8_t *pt, size_t len, uint8_t *ct, uint8_t *tag,
+                               pgkms_status *st) PGKMS_MUST_CHECK;
+pgkms_code pgkms_gcm_open_once(OSSL_LIB_CTX *libctx, const uint8_t key[PGKMS_AES256_KEY_LEN],
+                               const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                               const uint8_t *ct, size_t len, const uint8_t *tag, uint8_t *pt,
+                               pgkms_status *st) PGKMS_MUST_CHECK;
+
 #endif

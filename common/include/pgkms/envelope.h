@@ -22,6 +22,9 @@
 typedef struct pgkms_crypto {
     OSSL_LIB_CTX *libctx;
     EVP_CIPHER *gcm;
+    EVP_CIPHER *ctr; /* AES-256-CTR and CMAC: AES-256-SIV (siv.h) */
+    EVP_MAC *cmac;
+    EVP_MAC *hmac; /* blind indexes and pseudonyms (search.h) */
 } pgkms_crypto;
 
 pgkms_code pgkms_crypto_init(pgkms_crypto *c, OSSL_LIB_CTX *libctx, const char *propq,
@@ -71,7 +74,8 @@ pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const ui
                              const uint8_t *pt, size_t len, uint8_t *out,
                              pgkms_status *st) PGKMS_MUST_CHECK;
 
-/* Opens a parsed value whose key is (env->key_ref, env->key_version) = tmk; pt gets
+/* Opens a parsed randomized value (algorithm 1 or 2; deterministic values are opened by
+ * pgkms_det_open) whose key is (env->key_ref, env->key_version) = tmk; pt gets
  * env->ciphertext_len bytes, or is wiped on failure. */
 pgkms_code pgkms_sealer_open(pgkms_sealer *s, const pgkms_envelope *env, const uint8_t *tmk,
                              const uint8_t *context, size_t context_len, uint8_t *pt,

@@ -23,10 +23,17 @@ typedef struct pgkms_unwrapped {
 
 typedef struct pgkms_keyset {
     char *tenant;
-    pgkms_keyring keys; /* this tenant's records only */
-    size_t selected;    /* index of the key that encrypts */
-    pgkms_root *root;   /* owned */
-    int ttl;            /* seconds */
+    pgkms_keyring keys;   /* this tenant's records only */
+    size_t selected;      /* index of the key that encrypts */
+    pgkms_root *root;     /* owned: wraps new versions, unwraps versions it wrapped */
+    pgkms_root *previous; /* owned, may be NULL: unwraps versions still under the old root
+                             while kms.rotate_root() moves them (docs/root-rotation.md) */
+    int ttl;              /* seconds */
+    size_t nkeyrings;     /* tenant-held keyrings (HYOK) opened so far, by URI */
+    struct pgkms_keyset_keyring {
+        char *uri;
+        pgkms_root *root;
+    } * keyrings;
     size_t nslots;
     pgkms_unwrapped *slots;
 } pgkms_keyset;
@@ -36,6 +43,8 @@ pgkms_code pgkms_keyset_init(pgkms_keyset *ks, const char *tenant, pgkms_keyring
                              size_t selected, pgkms_root *root, int ttl,
                              pgkms_status *st) PGKMS_MUST_CHECK;
 void pgkms_keyset_cleanup(pgkms_keyset *ks);
+/* Takes ownership of previous: the root that wrapped versions not yet moved to ks->root. */
+void pgkms_keyset_set_previous_root(pgkms_keyset *ks, pgkms_root *previous);
 
 const pgkms_key_record *pgkms_keyset_selected(const pgkms_keyset *ks);
 /* Finds the record holding ref; PGKMS_E_KEY_NOT_FOUND if this tenant has none. */

@@ -20,10 +20,12 @@ typedef struct pgkms_root_kek {
     uint8_t key[PGKMS_ROOT_SECRET_LEN];
 } pgkms_root_kek;
 
-/*
- * kek = HKDF-SHA256(secret, info "pgkms root wrap v1");
- * id = HMAC-SHA256(secret, "pgkms root id v1")[:8]. kek should live in secure memory.
- */
+/* The root id: HMAC-SHA256(secret, "pgkms root id v1")[:8] (docs/format.md §2). */
+pgkms_code pgkms_root_kek_id(OSSL_LIB_CTX *libctx, const uint8_t secret[PGKMS_ROOT_SECRET_LEN],
+                             uint8_t id[PGKMS_ROOT_ID_LEN], pgkms_status *st) PGKMS_MUST_CHECK;
+
+/* kek = HKDF-SHA256(secret, info "pgkms root wrap v1") and the root id; kek should live in
+ * secure memory. */
 pgkms_code pgkms_root_kek_derive(OSSL_LIB_CTX *libctx, const uint8_t secret[PGKMS_ROOT_SECRET_LEN],
                                  pgkms_root_kek *kek, uint8_t id[PGKMS_ROOT_ID_LEN],
                                  pgkms_status *st) PGKMS_MUST_CHECK;

@@ -31,9 +31,13 @@ typedef struct pgkms_key_record {
     char *state;    /* "Enabled", "Disabled", ... */
     uint32_t current_version;
     char *created;
+    /* The tenant's own keyring that protects this key (HYOK), as a URI; NULL: the root. */
+    char *keyring_uri;
     size_t nversions;
     pgkms_key_version *versions;
 } pgkms_key_record;
+
+#define PGKMS_KEYRING_URI_MAX 1024
 
 /* Tenant names: 1..128 characters of [A-Za-z0-9_.@:-]; they appear in URIs and file names. */
 pgkms_code pgkms_tenant_validate(const char *tenant, pgkms_status *st) PGKMS_MUST_CHECK;
@@ -57,6 +61,11 @@ pgkms_code pgkms_tenant_key_wrap(pgkms_root *root, const char *tenant,
                                  const uint8_t key_id[PGKMS_UUID_LEN], uint32_t version,
                                  const uint8_t *tmk, pgkms_key_version *out,
                                  pgkms_status *st) PGKMS_MUST_CHECK;
+
+/* Root rotation: version v of rec, unwrapped by from and wrapped again by to, into *out. */
+pgkms_code pgkms_tenant_key_rewrap(pgkms_root *from, pgkms_root *to, const pgkms_key_record *rec,
+                                   const pgkms_key_version *v, pgkms_key_version *out,
+                                   pgkms_status *st) PGKMS_MUST_CHECK;
 
 /* The 8-byte reference stored in values: the first 8 bytes of the key id. */
 void pgkms_key_ref_of(const uint8_t key_id[PGKMS_UUID_LEN], uint32_t version, pgkms_key_ref *out);
