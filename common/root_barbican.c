@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pgkms/codec.h"
+#include "pgkms/kms_uri.h"
 #include "pgkms/root_barbican.h"
 #include "pgkms/secmem.h"
 
@@ -195,6 +196,16 @@ pgkms_code pgkms_barbican_parse(const char *uri, pgkms_barbican_target *t, pgkms
     memset(t, 0, sizeof(*t));
     pgkms_http_config_init(&t->http);
     t->http.max_response = PGKMS_BARBICAN_MAX_RESPONSE;
+    /* Spaces and controls would reach the URL and the messages: they must be percent-encoded. */
+    for (const char *c = uri; *c != '\0'; c++) {
+        if ((size_t)(c - uri) >= PGKMS_KMS_URI_MAX)
+            return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
+                              "a Barbican root URI is longer than %d bytes", PGKMS_KMS_URI_MAX);
+        if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
+            return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
+                              "a Barbican root URI holds only visible ASCII characters; "
+                              "percent-encode the others in option values");
+    }
     if (strncmp(uri, SCHEME_PREFIX, strlen(SCHEME_PREFIX)) == 0)
         uri += strlen(SCHEME_PREFIX);
     if (strncmp(uri, "https://", 8) == 0)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pgkms/keyset.h"
+#include "pgkms/kms_uri.h"
 #include "pgkms/root_barbican.h"
 #include "pgkms/secmem.h"
 #include "harness.h"
@@ -94,6 +95,10 @@ static void check_parse(void)
         {"barbican+https://h/" ID "?project", "name=value"},
         {"barbican+https://h/" ID "?=p", "name=value"},
         {"barbican+https://h/a%20b/" ID "?project=p", "percent-encoding"},
+        {"barbican+https://h x/" ID "?project=p", "holds only visible ASCII"},
+        {"barbican+https://h/" ID "?project=p q", "holds only visible ASCII"},
+        {"barbican+https://h\x01/" ID "?project=p", "holds only visible ASCII"},
+        {"barbican+https://h/" ID "?project=p\xc3\xa9", "holds only visible ASCII"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&t, 0x5a, sizeof(t));
@@ -102,6 +107,16 @@ static void check_parse(void)
                       t.project == NULL,
                   "%s: %s", bad[i].uri, st.detail);
     }
+    /* Longer than any keyring URI pgkms stores: refused before anything is parsed. */
+    char *long_uri = malloc(PGKMS_KMS_URI_MAX + 64);
+
+    CHECK(long_uri != NULL);
+    snprintf(long_uri, PGKMS_KMS_URI_MAX + 64, "barbican+https://h/" ID "?project=");
+    memset(long_uri + strlen(long_uri), 'p', PGKMS_KMS_URI_MAX);
+    long_uri[PGKMS_KMS_URI_MAX + 63] = '\0';
+    CHECK(pgkms_barbican_parse(long_uri, &t, &st) == PGKMS_E_INVALID_ARGUMENT &&
+          strstr(st.detail, "longer than 2048 bytes") != NULL);
+    free(long_uri);
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
