@@ -113,6 +113,10 @@ printf '\001{"data":{"ciphertext":"vault:v1:AAAA","derived":true,"plaintext":"AA
     >"$kms_corpus/vault"
 printf '\001{"CiphertextBlob":"AQID","KeyMetadata":{"KeyState":"Enabled"},"__type":"a#B"}' \
     >"$kms_corpus/aws"
+printf '\002barbican+https://kms.example:9311/v1/secrets/%s?project=p&token_env=T&timeout_ms=900' \
+    0f1e2d3c-4b5a-4697-8877-665544332211 >"$kms_corpus/barbican-uri"
+printf '\003\002{"code": 403, "description": "Secret payload retrieval attempt not allowed"}' \
+    >"$kms_corpus/barbican-403"
 run fuzz-kms build/test/fuzz-kms -max_total_time="${PGKMS_FUZZ_SECONDS:-30}" -rss_limit_mb=1024 \
     "$kms_corpus"
 
