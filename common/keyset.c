@@ -179,8 +179,9 @@ pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, 
 
         /*
          * Every unwrap is preceded by a refresh, not only those of keys still cached: a root
-         * keeps its material in memory (a file's KEK), so once a key has failed closed, an
-         * unwrap without a refresh would bring it back from a root that is gone.
+         * keeps its material in memory (a file's KEK, a Barbican secret's KEK), so once a key
+         * has failed closed, an unwrap without a refresh would bring it back from a root that
+         * is gone.
          */
         rc = keyring_of(ks, rec, v, &root, st);
         if (rc == PGKMS_OK && root->ops->refresh != NULL)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * File root: 32 random bytes as 64 hex characters in a file only its owner can read.
- * Tenant keys are wrapped with AES-256-GCM under a key derived from it (HKDF), so the root
- * bytes themselves are never used directly as a cipher key.
+ * Tenant keys are wrapped under a key derived from it (root_kek.h), so the root bytes
+ * themselves are never used directly as a cipher key.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,24 +13,19 @@
 #include <unistd.h>
 #include <openssl/rand.h>
 
-#include "pgkms/aead.h"
 #include "pgkms/codec.h"
-#include "pgkms/format.h"
-#include "pgkms/kdf.h"
 #include "pgkms/root.h"
 #include "pgkms/root_file.h"
+#include "pgkms/root_kek.h"
 #include "pgkms/secmem.h"
 
-#define ROOT_LEN      32
-#define ROOT_HEX_LEN  64
-#define WRAP_VERSION  1
-#define WRAP_OVERHEAD (1 + PGKMS_NONCE_LEN + PGKMS_TAG_LEN)
+#define ROOT_LEN     PGKMS_ROOT_SECRET_LEN
+#define ROOT_HEX_LEN 64
 
-static const char ID_INFO[] = "pgkms root id v1";
-static const char KEK_INFO[] = "pgkms root wrap v1";
+_Static_assert(PGKMS_ROOT_FILE_KEY_LEN == PGKMS_ROOT_SECRET_LEN, "a root file holds a root secret");
 
 typedef struct file_state {
-    uint8_t kek[ROOT_LEN];
+    pgkms_root_kek kek;
 } file_state;
 
 static pgkms_code file_wrap(pgkms_root *root, const uint8_t *aad, size_t aad_len,
@@ -38,18 +33,9 @@ static pgkms_code file_wrap(pgkms_root *root, const uint8_t *aad, size_t aad_len
                             pgkms_status *st)
 {
     file_state *fs = root->state;
-    pgkms_code rc;
 
-    if (key_len + WRAP_OVERHEAD > PGKMS_WRAPPED_MAX)
-        return pgkms_fail(st, PGKMS_E_LIMIT, "key of %zu bytes is too long to wrap", key_len);
-    out[0] = WRAP_VERSION;
-    if (RAND_bytes_ex(root->libctx, out + 1, PGKMS_NONCE_LEN, 0) <= 0)
-        return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
-    rc = pgkms_gcm_seal_once(root->libctx, fs->kek, out + 1, aad, aad_len, key, key_len,
-                             out + 1 + PGKMS_NONCE_LEN, out + 1 + PGKMS_NONCE_LEN + key_len, st);
-    if (rc == PGKMS_OK)
-        *out_len = key_len + WRAP_OVERHEAD;
-    return rc;
+    return pgkms_root_kek_wrap(root->libctx, &fs->kek, aad, aad_len, key, key_len, out, out_len,
+                               st);
 }
 
 static pgkms_code file_unwrap(pgkms_root *root, const uint8_t *aad, size_t aad_len,
@@ -57,17 +43,9 @@ static pgkms_code file_unwrap(pgkms_root *root, const uint8_t *aad, size_t aad_l
                               pgkms_status *st)
 {
     file_state *fs = root->state;
-    pgkms_code rc;
 
-    if (in_len != key_len + WRAP_OVERHEAD || in[0] != WRAP_VERSION)
-        return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "wrapped key has %zu bytes, expected %zu", in_len,
-                          key_len + WRAP_OVERHEAD);
-    rc = pgkms_gcm_open_once(root->libctx, fs->kek, in + 1, aad, aad_len, in + 1 + PGKMS_NONCE_LEN,
-                             key_len, in + in_len - PGKMS_TAG_LEN, key, st);
-    if (rc == PGKMS_E_AUTH_FAILED)
-        rc = pgkms_fail(st, PGKMS_E_AUTH_FAILED,
-                        "wrapped tenant key does not verify under the root key");
-    return rc;
+    return pgkms_root_kek_unwrap(root->libctx, &fs->kek, aad, aad_len, in, in_len, key, key_len,
+                                 st);
 }
 
 static void file_close(pgkms_root *root)
@@ -140,14 +118,7 @@ pgkms_code pgkms_root_file_write(const char *path, const uint8_t root[PGKMS_ROOT
 pgkms_code pgkms_root_file_id(OSSL_LIB_CTX *libctx, const uint8_t root[PGKMS_ROOT_FILE_KEY_LEN],
                               uint8_t id[PGKMS_ROOT_ID_LEN], pgkms_status *st)
 {
-    uint8_t mac[32];
-    pgkms_code rc = pgkms_hmac_sha256(libctx, root, ROOT_LEN, (const uint8_t *)ID_INFO,
-                                      sizeof(ID_INFO) - 1, mac, st);
-
-    if (rc == PGKMS_OK)
-        memcpy(id, mac, PGKMS_ROOT_ID_LEN);
-    pgkms_wipe(mac, sizeof(mac));
-    return rc;
+    return pgkms_root_kek_id(libctx, root, id, st);
 }
 
 pgkms_code pgkms_root_file_read(const char *path, uint8_t root[PGKMS_ROOT_FILE_KEY_LEN],
@@ -210,10 +181,7 @@ static pgkms_code load_root(pgkms_root *root, const char *path, pgkms_status *st
     }
     rc = pgkms_root_file_read(path, secret, st);
     if (rc == PGKMS_OK)
-        rc = pgkms_root_file_id(root->libctx, secret, id, st);
-    if (rc == PGKMS_OK)
-        rc = pgkms_hkdf_sha256(root->libctx, secret, ROOT_LEN, (const uint8_t *)KEK_INFO,
-                               sizeof(KEK_INFO) - 1, fresh->kek, ROOT_LEN, st);
+        rc = pgkms_root_kek_derive(root->libctx, secret, &fresh->kek, id, st);
     pgkms_secure_free(secret, ROOT_LEN);
     if (rc != PGKMS_OK) {
         pgkms_secure_free(fresh, sizeof(file_state));

@@ -9,7 +9,9 @@
  *
  * Nothing of a connection survives a call: each open, wrap, unwrap and refresh connects, sends
  * its requests and disconnects, so a forked process never shares a TLS session, and every call
- * ends by one deadline (the URI's timeout).
+ * ends by one deadline (the URI's timeout). After a call finds no server (connect, handshake or
+ * exchange failed), calls fail at once for the hold-down, so that while the server is down or
+ * silent the statements of a backend do not each wait the timeout again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +26,15 @@
 #include "pgkms/root.h"
 #include "pgkms/secmem.h"
 
-#define DEFAULT_PORT       "5696" /* IANA port of KMIP over TLS */
-#define DEFAULT_TIMEOUT_MS 5000
-#define SALT_LEN           16 /* one AES block: the IV of the server's CBC encryption */
-#define PRF_LEN            32
-#define WRAP_VERSION       1
-#define WRAP_OVERHEAD      (1 + SALT_LEN + PGKMS_NONCE_LEN + PGKMS_TAG_LEN)
-#define REF_MAX            256
-#define PATH_MAX_LEN       1024
+#define DEFAULT_PORT        "5696" /* IANA port of KMIP over TLS */
+#define DEFAULT_TIMEOUT_MS  5000
+#define DEFAULT_HOLDDOWN_MS 2000 /* as the HTTP keyrings' holddown_ms */
+#define SALT_LEN            16   /* one AES block: the IV of the server's CBC encryption */
+#define PRF_LEN             32
+#define WRAP_VERSION        1
+#define WRAP_OVERHEAD       (1 + SALT_LEN + PGKMS_NONCE_LEN + PGKMS_TAG_LEN)
+#define REF_MAX             256
+#define PATH_MAX_LEN        1024
 
 /* The block the server encrypts: two AES blocks, so the answer carries 256 bits. */
 static const uint8_t PRF_INPUT[PRF_LEN] = "pgkms kmip prf 1pgkms kmip prf 2";
@@ -47,6 +50,9 @@ typedef struct kmip_state {
     char ref[REF_MAX];           /* unique identifier or name, as configured */
     char uid[PGKMS_KMIP_ID_MAX]; /* unique identifier, resolved at open */
     int timeout_ms;
+    int holddown_ms;
+    int64_t down_until_ms; /* hold-down: fail at once until then (monotonic) */
+    char down_why[160];    /* the failure that started it */
     SSL_CTX *tls;
 } kmip_state;
 
@@ -103,17 +109,17 @@ static int pct_decode(const char *src, size_t len, char *dst, size_t cap)
     return 1;
 }
 
-/* What the query gave: files, and whether a timeout was set (each at most once). */
+/* What the query gave: files, and whether timeout and holddown were set (each at most once). */
 typedef struct kmip_files {
     char ca[PATH_MAX_LEN], cert[PATH_MAX_LEN], key[PATH_MAX_LEN];
-    int timeout_given;
+    int timeout_given, holddown_given;
 } kmip_files;
 
 static pgkms_code bad_uri(pgkms_status *st, const char *what)
 {
     return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
                       "invalid KMIP keyring URI: %s (expected kmip://host[:port]/key?cert=/path"
-                      "&key=/path[&ca=/path][&timeout=seconds])",
+                      "&key=/path[&ca=/path][&timeout=seconds][&holddown=seconds])",
                       what);
 }
 
@@ -146,10 +152,19 @@ static pgkms_code parse_param(const char *p, size_t len, kmip_state *ks, kmip_fi
             return bad_uri(st, "timeout must be a number of seconds above 0, at most 300");
         ks->timeout_ms = (int)(s * 1000 + 0.5) > 0 ? (int)(s * 1000 + 0.5) : 1;
         return PGKMS_OK;
+    } else if (nlen == 8 && memcmp(p, "holddown", 8) == 0) {
+        double s = strtod(value, &end);
+
+        if (f->holddown_given++)
+            return bad_uri(st, "a parameter is given twice");
+        if (*end != '\0' || !(s >= 0 && s <= 3600))
+            return bad_uri(st, "holddown must be a number of seconds from 0 to 3600");
+        ks->holddown_ms = (int)(s * 1000 + 0.5);
+        return PGKMS_OK;
     } else {
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
                           "invalid KMIP keyring URI: unknown parameter \"%.*s\" (known: ca, cert, "
-                          "key, timeout)",
+                          "holddown, key, timeout)",
                           (int)(nlen > 32 ? 32 : nlen), p);
     }
     if (dst[0] != '\0')
@@ -177,6 +192,7 @@ static pgkms_code parse_uri(const char *rest, kmip_state *ks, kmip_files *f, pgk
 
     memset(f, 0, sizeof(*f));
     ks->timeout_ms = DEFAULT_TIMEOUT_MS;
+    ks->holddown_ms = DEFAULT_HOLDDOWN_MS;
     if (*p == '[') { /* [IPv6 address] */
         host = ++p;
         if ((p = strchr(p, ']')) == NULL)
@@ -234,21 +250,35 @@ static void call_end(kmip_call *c)
     pgkms_secure_free(c, sizeof(*c));
 }
 
+/* No usable answer from the server: remember why, and hold down (st: the transport's error). */
+static pgkms_code no_server(kmip_state *ks, pgkms_status *st)
+{
+    if (ks->holddown_ms > 0) {
+        ks->down_until_ms = pgkms_kmip_now_ms() + ks->holddown_ms;
+        snprintf(ks->down_why, sizeof(ks->down_why), "%.159s", st->detail);
+    }
+    return unavailable(ks, st);
+}
+
 static pgkms_code call_begin(kmip_state *ks, kmip_call **out, pgkms_status *st)
 {
-    kmip_call *c = pgkms_secure_alloc(sizeof(*c));
+    int64_t now = pgkms_kmip_now_ms();
+    kmip_call *c;
     pgkms_code rc;
 
     *out = NULL;
-    if (c == NULL)
+    if (now < ks->down_until_ms)
+        return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE,
+                          "KMIP keyring %s: unavailable (%s); next attempt in %lld ms", ks->name,
+                          ks->down_why, (long long)(ks->down_until_ms - now));
+    if ((c = pgkms_secure_alloc(sizeof(*c))) == NULL)
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
     c->ks = ks;
     c->conn.fd = -1;
-    rc = pgkms_kmip_connect(ks->tls, ks->host, ks->port, pgkms_kmip_now_ms() + ks->timeout_ms,
-                            &c->conn, st);
+    rc = pgkms_kmip_connect(ks->tls, ks->host, ks->port, now + ks->timeout_ms, &c->conn, st);
     if (rc != PGKMS_OK) {
         call_end(c);
-        return unavailable(ks, st);
+        return no_server(ks, st);
     }
     *out = c;
     return PGKMS_OK;
@@ -261,8 +291,10 @@ static pgkms_code call_request(kmip_call *c, uint32_t op, const char *opname, pg
     pgkms_code rc;
 
     rc = pgkms_kmip_roundtrip(&c->conn, c->req, c->req_len, c->resp, sizeof(c->resp), &len, st);
-    if (rc == PGKMS_OK)
-        rc = pgkms_kmip_parse_response(c->resp, len, op, &c->r, st);
+    if (rc != PGKMS_OK)
+        return no_server(c->ks, st);
+    c->ks->down_until_ms = 0;
+    rc = pgkms_kmip_parse_response(c->resp, len, op, &c->r, st);
     if (rc == PGKMS_OK && c->r.status != PGKMS_KMIP_RESULT_SUCCESS)
         rc = pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "%s of key \"%.64s\" failed: %s%s%.100s",
                         opname, c->ks->uid[0] ? c->ks->uid : c->ks->ref,

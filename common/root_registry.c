@@ -9,7 +9,7 @@
 typedef pgkms_code (*root_open_fn)(pgkms_root *, const char *, unsigned, pgkms_status *);
 
 static const struct {
-    const char *prefix; /* scheme with its colon; the rest of the URI goes to the backend */
+    const char *prefix; /* the rest of the URI goes to the backend */
     root_open_fn open;
 } backends[] = {
     {"file:", pgkms_root_file_open},
@@ -19,6 +19,7 @@ static const struct {
     {"vault+http:", pgkms_root_vault_open}, /* to a test server on 127.0.0.1 only */
     {"awskms:", pgkms_root_awskms_open},
     {"kmip://", pgkms_root_kmip_open},
+    {"barbican+", pgkms_root_barbican_open},
 };
 
 pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags, pgkms_root **out,
@@ -44,7 +45,9 @@ pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags
     if (open == NULL)
         return pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
                           "unsupported root key URI \"%.64s\": expected file:/path, pkcs11:..., "
-                          "vault+https://host:port/<mount>/<key> or awskms://<region>/<key>",
+                          "vault+https://host:port/<mount>/<key>, awskms://<region>/<key>, "
+                          "kmip://host:port/<key> or "
+                          "barbican+https://host/<secret uuid>?project=<id>",
                           uri);
     root = calloc(1, sizeof(*root));
     if (root == NULL || (root->uri = strdup(uri)) == NULL) {

@@ -80,7 +80,8 @@ regress() {
 }
 run regress regress
 for t in test/e2e/*.sh; do run "e2e/$(basename "$t" .sh)" bash "$t"; done
-# Peers: real servers and tokens (SoftHSM2), each suite on clusters and state of its own.
+# Peers: real servers and tokens (SoftHSM2, PyKMIP, Barbican), each suite on clusters and state of
+# its own.
 for t in test/peers/*.sh; do run "peers/$(basename "$t" .sh)" bash "$t"; done
 
 # Fuzz the decoders for a bounded time, seeded with the format vectors, keyring and shares.
@@ -112,6 +113,10 @@ printf '\001{"data":{"ciphertext":"vault:v1:AAAA","derived":true,"plaintext":"AA
     >"$kms_corpus/vault"
 printf '\001{"CiphertextBlob":"AQID","KeyMetadata":{"KeyState":"Enabled"},"__type":"a#B"}' \
     >"$kms_corpus/aws"
+printf '\002barbican+https://kms.example:9311/v1/secrets/%s?project=p&token_env=T&timeout_ms=900' \
+    0f1e2d3c-4b5a-4697-8877-665544332211 >"$kms_corpus/barbican-uri"
+printf '\003\002{"code": 403, "description": "Secret payload retrieval attempt not allowed"}' \
+    >"$kms_corpus/barbican-403"
 run fuzz-kms build/test/fuzz-kms -max_total_time="${PGKMS_FUZZ_SECONDS:-30}" -rss_limit_mb=1024 \
     "$kms_corpus"
 

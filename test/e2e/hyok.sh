@@ -54,6 +54,7 @@ v2=$(sql -c "SELECT kms.encrypt('version two', 'hy', 'c', 'held')")
 open_session 3
 ask 3 "SET kms.tenant = 'hy';" >/dev/null
 [ "$(ask 3 "SELECT kms.decrypt('$v', 'c');")" = "held by hy" ] || fail "session at start"
+[ "$(ask 3 "SELECT kms.decrypt('$v2', 'c');")" = "version two" ] || fail "session at start"
 mv "$tkey" "$tkey.revoked"
 start=$(date +%s%3N)
 got=""
@@ -65,6 +66,9 @@ while :; do
     sleep 0.2
 done
 elapsed=$(($(date +%s%3N) - start))
+# The session had both versions cached: they bridge at least until TTL/2 (no keyring call
+# before), so a refusal sooner would mean the cache did not work.
+[ "$elapsed" -ge $((ttl * 1000 / 2)) ] || fail "refused after ${elapsed} ms: the cached key was not used"
 grep -q "acme-held.key" <<<"$got" || fail "the refusal does not name the tenant's keyring: $got"
 again=$(ask 3 "SELECT kms.decrypt('$v2', 'c');")
 [ "$again" != "version two" ] || fail "the revoked key came back on the next call"

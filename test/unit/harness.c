@@ -68,6 +68,7 @@ static const struct {
     {"kms_roots", test_kms_roots},
     {"kmip", test_kmip},
     {"gcm_batch", test_gcm_batch},
+    {"barbican", test_barbican},
 };
 
 int main(int argc, char **argv)

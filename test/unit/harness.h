@@ -50,5 +50,6 @@ void test_http(void);
 void test_sigv4(void);
 void test_kms_roots(void);
 void test_kmip(void);
+void test_barbican(void);
 
 #endif

@@ -336,6 +336,10 @@ static void check_uris(void)
         {"kmip://127.0.0.1/k?cert=/c&key=/k&timeout=301", "timeout"},
         {"kmip://127.0.0.1/k?cert=/c&key=/k&timeout=1s", "timeout"},
         {"kmip://127.0.0.1/k?cert=/c&key=/k&timeout=1&timeout=2", "twice"},
+        {"kmip://127.0.0.1/k?cert=/c&key=/k&holddown=-1", "holddown"},
+        {"kmip://127.0.0.1/k?cert=/c&key=/k&holddown=3601", "holddown"},
+        {"kmip://127.0.0.1/k?cert=/c&key=/k&holddown=2s", "holddown"},
+        {"kmip://127.0.0.1/k?cert=/c&key=/k&holddown=1&holddown=0", "twice"},
         {"kmip://127.0.0.1/k?cert=/c&key", "no value"},
     };
     pgkms_root *root;

@@ -18,13 +18,14 @@
 typedef struct pgkms_root pgkms_root;
 
 typedef struct pgkms_root_ops {
-    const char *kind; /* recorded with every tenant key version: "file", "pkcs11" */
+    const char *kind; /* recorded with every tenant key version: "file", "pkcs11", "barbican" */
     pgkms_code (*wrap)(pgkms_root *root, const uint8_t *aad, size_t aad_len, const uint8_t *key,
                        size_t key_len, uint8_t *out, size_t *out_len, pgkms_status *st);
     pgkms_code (*unwrap)(pgkms_root *root, const uint8_t *aad, size_t aad_len, const uint8_t *in,
                          size_t in_len, uint8_t *key, size_t key_len, pgkms_status *st);
-    /* Checks the root again (re-reads a file, re-authenticates to a KMS); may be NULL. Called
-     * before cached tenant keys are refreshed, so a revoked root ends them within the TTL. */
+    /* Checks the root again (re-reads a file, re-fetches a secret, re-authenticates to a KMS);
+     * may be NULL. Called before every unwrap through this root, so a revoked root ends its
+     * tenant keys within the TTL. */
     pgkms_code (*refresh)(pgkms_root *root, pgkms_status *st);
     void (*close)(pgkms_root *root);
 } pgkms_root_ops;
@@ -38,7 +39,8 @@ struct pgkms_root {
     void *state;
 };
 
-/* Opens the root named by uri ("file:/path", an absolute path, or "pkcs11:..."). */
+/* Opens the root named by uri ("file:/path", an absolute path, "pkcs11:...", "kmip://...",
+ * "vault+https://...", "awskms://...", "barbican+https://..."). */
 pgkms_code pgkms_root_open(OSSL_LIB_CTX *libctx, const char *uri, unsigned flags, pgkms_root **out,
                            pgkms_status *st) PGKMS_MUST_CHECK;
 void pgkms_root_close(pgkms_root *root);
@@ -52,5 +54,8 @@ pgkms_code pgkms_root_pkcs11_open(pgkms_root *root, const char *rest, unsigned f
 /* rest is what follows "kmip://" (docs/keyrings-kmip.md). */
 pgkms_code pgkms_root_kmip_open(pgkms_root *root, const char *rest, unsigned flags,
                                 pgkms_status *st) PGKMS_MUST_CHECK;
+/* uri without its "barbican+" prefix (root_barbican.h, docs/keyrings-barbican.md). */
+pgkms_code pgkms_root_barbican_open(pgkms_root *root, const char *uri, unsigned flags,
+                                    pgkms_status *st) PGKMS_MUST_CHECK;
 
 #endif

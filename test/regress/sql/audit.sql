@@ -1,4 +1,18 @@
 -- The audit log: administrative operations, key unwraps and refusals; never key bytes.
+-- The sessions of the tests before write what they kept (unwraps, refusals) as they end, after
+-- their psql has gone: wait for them, so that only this test's records follow the mark.
+DO $$
+BEGIN
+  FOR i IN 1..300 LOOP
+    IF NOT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database()
+                     AND backend_type = 'client backend' AND pid <> pg_backend_pid()) THEN
+      RETURN;
+    END IF;
+    PERFORM pg_sleep(0.05);
+    PERFORM pg_stat_clear_snapshot(); -- else the transaction sees the first one throughout
+  END LOOP;
+  RAISE EXCEPTION 'other sessions of this database still run after 15 s';
+END $$;
 SELECT coalesce(max(id), 0) AS mark FROM kms.audit_log \gset
 CREATE FUNCTION audit_since(mark bigint)
     RETURNS TABLE (role_name name, tenant text, has_key boolean, version integer, operation text,
