@@ -7,6 +7,7 @@
  * docs/performance.md.
  */
 #include <string.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "pgkms/aead.h"
@@ -33,6 +34,7 @@ pgkms_code pgkms_crypto_init(pgkms_crypto *c, OSSL_LIB_CTX *libctx, const char *
                           "AES-256-GCM, AES-256-CTR, AES-256-ECB, CMAC or HMAC is not available "
                           "(is the default provider loaded?)");
     }
+    c->seal_batch = pgkms_gcm_batch_usable(c->gcm, c->ecb);
     return PGKMS_OK;
 }
 
@@ -76,7 +78,7 @@ static void slot_forget(pgkms_dek_slot *slot)
     memset(slot, 0, sizeof(*slot));
 }
 
-/* Keys slot for data key dek_id, and *batch too when batch is not NULL (the CPU allows it). */
+/* Keys slot for data key dek_id, and a new *batch too when batch is not NULL. */
 static pgkms_code slot_key(const pgkms_crypto *crypto, pgkms_dek_slot *slot,
                            const pgkms_key_ref *key, const uint8_t *tmk, uint32_t dek_id, int enc,
                            pgkms_gcm_batch **batch, pgkms_status *st)
@@ -93,9 +95,7 @@ static pgkms_code slot_key(const pgkms_crypto *crypto, pgkms_dek_slot *slot,
         rc = pgkms_gcm_set_key(slot->ctx, crypto->gcm, enc, dek, st);
     if (rc == PGKMS_OK && batch != NULL) {
         pgkms_gcm_batch_free(*batch);
-        *batch = NULL;
-        if (pgkms_gcm_batch_supported())
-            rc = pgkms_gcm_batch_new(batch, crypto->ecb, dek, st);
+        rc = pgkms_gcm_batch_new(batch, crypto->ecb, dek, st);
     }
     pgkms_wipe(dek, sizeof(dek));
     if (rc != PGKMS_OK) {
@@ -167,6 +167,7 @@ static pgkms_code next_nonce(pgkms_sealer *s, uint8_t nonce[PGKMS_NONCE_LEN], si
             if (rc != PGKMS_OK)
                 return rc;
             s->batch_ready = 1;
+            s->batch_checked = 0;
         }
     }
     memcpy(nonce, s->nonces + s->nonce_pos, PGKMS_NONCE_LEN);
@@ -175,8 +176,41 @@ static pgkms_code next_nonce(pgkms_sealer *s, uint8_t nonce[PGKMS_NONCE_LEN], si
     return PGKMS_OK;
 }
 
-/* Seals with ctx, or from batch's blocks of nonce `index` when batch is not NULL. */
-static pgkms_code seal_with(EVP_CIPHER_CTX *ctx, pgkms_gcm_batch *batch, size_t index,
+/*
+ * Seals from s's batch, nonce `index`. The first value of every batch is also sealed through
+ * EVP and must come out alike, a continuous self-test as HSMs run: a fault of the CPU or of
+ * memory then costs one refused value and turns batches off, before a batch's values are
+ * written that no GCM would open.
+ */
+static pgkms_code batch_seal(pgkms_sealer *s, size_t index, const uint8_t *aad, size_t aad_len,
+                             const uint8_t *context, size_t context_len, const uint8_t *pt,
+                             size_t len, uint8_t *out, pgkms_status *st)
+{
+    uint8_t *ct = out + PGKMS_PREFIX_LEN, *tag = ct + len;
+    uint8_t check[PGKMS_GCM_BATCH_MAX + PGKMS_TAG_LEN];
+    pgkms_code rc;
+
+    pgkms_gcm_batch_seal(s->batch, index, aad, aad_len, context, context_len, pt, len, ct, tag);
+    if (s->batch_checked)
+        return PGKMS_OK;
+    rc = pgkms_gcm_seal(s->seal.ctx, out + PGKMS_HEADER_LEN, aad, aad_len, context, context_len, pt,
+                        len, check, check + len, st);
+    if (rc == PGKMS_OK && CRYPTO_memcmp(check, ct, len + PGKMS_TAG_LEN) != 0) {
+        s->batch_off = 1;
+        forget_seal(s);
+        rc = pgkms_fail(st, PGKMS_E_INTERNAL,
+                        "AES-256-GCM sealed from a nonce batch differed from OpenSSL's (a CPU or "
+                        "memory fault?): the value was not sealed, and this session now seals "
+                        "through OpenSSL only");
+    }
+    if (rc != PGKMS_OK)
+        pgkms_wipe(ct, len + PGKMS_TAG_LEN);
+    s->batch_checked = rc == PGKMS_OK;
+    return rc;
+}
+
+/* Seals with ctx, or from batch_of's batch (nonce `index`) when that serves the value. */
+static pgkms_code seal_with(EVP_CIPHER_CTX *ctx, pgkms_sealer *batch_of, size_t index,
                             const pgkms_key_ref *key, uint8_t alg, uint32_t dek_id,
                             const uint8_t *nonce, const uint8_t *context, size_t context_len,
                             const uint8_t *pt, size_t len, uint8_t *out, pgkms_status *st)
@@ -184,10 +218,12 @@ static pgkms_code seal_with(EVP_CIPHER_CTX *ctx, pgkms_gcm_batch *batch, size_t 
     pgkms_envelope env;
     uint8_t aad[PGKMS_HEADER_LEN + 4];
 
-    if (batch != NULL && (len > PGKMS_GCM_BATCH_MAX || context_len > PGKMS_MAX_CONTEXT_LEN)) {
+    if (batch_of != NULL && !batch_of->batch_ready)
+        batch_of = NULL;
+    if (batch_of != NULL && (len > PGKMS_GCM_BATCH_MAX || context_len > PGKMS_MAX_CONTEXT_LEN)) {
         /* Sealed through ctx, or refused below: the blocks of this nonce serve no value. */
-        pgkms_gcm_batch_skip(batch, index);
-        batch = NULL;
+        pgkms_gcm_batch_skip(batch_of->batch, index);
+        batch_of = NULL;
     }
     if (len > PGKMS_MAX_PLAINTEXT)
         return pgkms_fail(st, PGKMS_E_LIMIT, "plaintext of %zu bytes exceeds the %zu-byte limit",
@@ -204,11 +240,9 @@ static pgkms_code seal_with(EVP_CIPHER_CTX *ctx, pgkms_gcm_batch *batch, size_t 
     pgkms_format_write_header(out, &env);
     memcpy(out + PGKMS_HEADER_LEN, nonce, PGKMS_NONCE_LEN);
     make_aad(aad, out, context_len);
-    if (batch != NULL) {
-        pgkms_gcm_batch_seal(batch, index, aad, sizeof(aad), context, context_len, pt, len,
-                             out + PGKMS_PREFIX_LEN, out + PGKMS_PREFIX_LEN + len);
-        return PGKMS_OK;
-    }
+    if (batch_of != NULL)
+        return batch_seal(batch_of, index, aad, sizeof(aad), context, context_len, pt, len, out,
+                          st);
     return pgkms_gcm_seal(ctx, nonce, aad, sizeof(aad), context, context_len, pt, len,
                           out + PGKMS_PREFIX_LEN, out + PGKMS_PREFIX_LEN + len, st);
 }
@@ -229,7 +263,8 @@ pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const ui
             return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
         /* The blocks of the nonces left belong to the old data key: a new batch is drawn. */
         forget_seal(s);
-        rc = slot_key(s->crypto, &s->seal, key, tmk, dek_id, 1, &s->batch, st);
+        rc = slot_key(s->crypto, &s->seal, key, tmk, dek_id, 1,
+                      s->crypto->seal_batch && !s->batch_off ? &s->batch : NULL, st);
         if (rc != PGKMS_OK) {
             forget_seal(s);
             return rc;
@@ -239,8 +274,8 @@ pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const ui
     if (rc != PGKMS_OK)
         return rc;
     s->seal.uses++;
-    return seal_with(s->seal.ctx, s->batch_ready ? s->batch : NULL, index, key, alg, s->seal.dek_id,
-                     nonce, context, context_len, pt, len, out, st);
+    return seal_with(s->seal.ctx, s, index, key, alg, s->seal.dek_id, nonce, context, context_len,
+                     pt, len, out, st);
 }
 
 pgkms_code pgkms_sealer_open(pgkms_sealer *s, const pgkms_envelope *env, const uint8_t *tmk,

@@ -21,8 +21,20 @@
 
 typedef struct pgkms_gcm_batch pgkms_gcm_batch; /* in wiped memory, see gcm_batch.c */
 
-/* Whether this CPU runs the batch path (carry-less multiply); else callers use aead.h. */
+/* Set to "off", this environment variable keeps every value on OpenSSL's AES-256-GCM. */
+#define PGKMS_ENV_GCM_BATCH "PGKMS_GCM_BATCH"
+
+/* Whether this CPU runs the batch path (carry-less multiply). */
 int pgkms_gcm_batch_supported(void);
+
+/*
+ * Whether values may be sealed from batches keyed through ecb, gcm being the AES-256-GCM that
+ * seals otherwise: the CPU runs the batch path, both ciphers come from OpenSSL's default
+ * provider (never a FIPS or hardware one: then only that provider's GCM seals),
+ * PGKMS_GCM_BATCH is not "off", and a known-answer test through ecb passes. Else callers use
+ * aead.h for every value.
+ */
+int pgkms_gcm_batch_usable(const EVP_CIPHER *gcm, const EVP_CIPHER *ecb);
 
 /* A batch keyed with key (ecb is a fetched AES-256-ECB), in *out (NULL on failure). */
 pgkms_code pgkms_gcm_batch_new(pgkms_gcm_batch **out, const EVP_CIPHER *ecb,
@@ -44,5 +56,8 @@ void pgkms_gcm_batch_seal(pgkms_gcm_batch *b, size_t i, const uint8_t *aad1, siz
                           uint8_t *ct, uint8_t tag[PGKMS_GCM_BLOCK]);
 /* Wipes nonce i's blocks unused (its value is sealed another way). */
 void pgkms_gcm_batch_skip(pgkms_gcm_batch *b, size_t i);
+
+/* Tests only: flips a bit of the hash key, as a faulty CPU or memory could. */
+void pgkms_gcm_batch_corrupt_for_test(pgkms_gcm_batch *b);
 
 #endif
