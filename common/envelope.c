@@ -2,13 +2,17 @@
 /*
  * Values under a tenant key version. Per-value cost is set-up, not bytes, so a data key is
  * derived once per process (random 32-bit id, re-derived after PGKMS_DEK_MAX_USES), its GCM
- * context stays keyed, and nonces come from a batch of RAND_bytes. See docs/format.md.
+ * context stays keyed, and nonces come from a batch of RAND_bytes, for which the block cipher
+ * runs ahead (gcm_batch.h) so that a short value costs an XOR and GHASH. See docs/format.md and
+ * docs/performance.md.
  */
 #include <string.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "pgkms/aead.h"
 #include "pgkms/envelope.h"
+#include "pgkms/gcm_batch.h"
 #include "pgkms/kdf.h"
 #include "pgkms/secmem.h"
 
@@ -23,12 +27,14 @@ pgkms_code pgkms_crypto_init(pgkms_crypto *c, OSSL_LIB_CTX *libctx, const char *
     c->ctr = EVP_CIPHER_fetch(libctx, "AES-256-CTR", propq);
     c->cmac = EVP_MAC_fetch(libctx, "CMAC", propq);
     c->hmac = EVP_MAC_fetch(libctx, "HMAC", propq);
-    if (c->gcm == NULL || c->ctr == NULL || c->cmac == NULL || c->hmac == NULL) {
+    c->ecb = EVP_CIPHER_fetch(libctx, "AES-256-ECB", propq);
+    if (c->gcm == NULL || c->ctr == NULL || c->cmac == NULL || c->hmac == NULL || c->ecb == NULL) {
         pgkms_crypto_cleanup(c);
         return pgkms_fail(st, PGKMS_E_INTERNAL,
-                          "AES-256-GCM, AES-256-CTR, CMAC or HMAC is not available (is the "
-                          "default provider loaded?)");
+                          "AES-256-GCM, AES-256-CTR, AES-256-ECB, CMAC or HMAC is not available "
+                          "(is the default provider loaded?)");
     }
+    c->seal_batch = pgkms_gcm_batch_usable(c->gcm, c->ecb);
     return PGKMS_OK;
 }
 
@@ -38,7 +44,8 @@ void pgkms_crypto_cleanup(pgkms_crypto *c)
     EVP_CIPHER_free(c->ctr);
     EVP_MAC_free(c->cmac);
     EVP_MAC_free(c->hmac);
-    c->gcm = c->ctr = NULL;
+    EVP_CIPHER_free(c->ecb);
+    c->gcm = c->ctr = c->ecb = NULL;
     c->cmac = c->hmac = NULL;
 }
 
@@ -71,9 +78,10 @@ static void slot_forget(pgkms_dek_slot *slot)
     memset(slot, 0, sizeof(*slot));
 }
 
+/* Keys slot for data key dek_id, and a new *batch too when batch is not NULL. */
 static pgkms_code slot_key(const pgkms_crypto *crypto, pgkms_dek_slot *slot,
                            const pgkms_key_ref *key, const uint8_t *tmk, uint32_t dek_id, int enc,
-                           pgkms_status *st)
+                           pgkms_gcm_batch **batch, pgkms_status *st)
 {
     uint8_t dek[PGKMS_TMK_LEN];
     pgkms_code rc;
@@ -85,6 +93,10 @@ static pgkms_code slot_key(const pgkms_crypto *crypto, pgkms_dek_slot *slot,
     rc = pgkms_dek_derive(crypto->libctx, key, tmk, dek_id, dek, st);
     if (rc == PGKMS_OK)
         rc = pgkms_gcm_set_key(slot->ctx, crypto->gcm, enc, dek, st);
+    if (rc == PGKMS_OK && batch != NULL) {
+        pgkms_gcm_batch_free(*batch);
+        rc = pgkms_gcm_batch_new(batch, crypto->ecb, dek, st);
+    }
     pgkms_wipe(dek, sizeof(dek));
     if (rc != PGKMS_OK) {
         slot_forget(slot);
@@ -109,12 +121,21 @@ void pgkms_sealer_init(pgkms_sealer *s, const pgkms_crypto *crypto)
     s->nonce_pos = PGKMS_NONCE_BATCH; /* empty: filled on first use */
 }
 
-void pgkms_sealer_cleanup(pgkms_sealer *s)
+/* Forgets the data key that seals, with its batch: the nonces left are drawn again. */
+static void forget_seal(pgkms_sealer *s)
 {
     slot_forget(&s->seal);
+    pgkms_gcm_batch_free(s->batch);
+    s->batch = NULL;
+    s->batch_ready = 0;
+    s->nonce_pos = PGKMS_NONCE_BATCH;
+}
+
+void pgkms_sealer_cleanup(pgkms_sealer *s)
+{
+    forget_seal(s);
     for (int i = 0; i < PGKMS_OPEN_SLOTS; i++)
         slot_forget(&s->open[i]);
-    s->nonce_pos = PGKMS_NONCE_BATCH;
 }
 
 /* After fork() both processes would draw the same nonces and share a use counter. */
@@ -123,32 +144,87 @@ static void renew_after_fork(pgkms_sealer *s)
     unsigned gen = pgkms_fork_generation();
 
     if (gen != s->fork_gen) {
-        slot_forget(&s->seal);
-        s->nonce_pos = PGKMS_NONCE_BATCH;
+        forget_seal(s);
         s->fork_gen = gen;
     }
 }
 
-static pgkms_code next_nonce(pgkms_sealer *s, uint8_t nonce[PGKMS_NONCE_LEN], pgkms_status *st)
+_Static_assert(PGKMS_NONCE_BATCH == PGKMS_GCM_BATCH_N * PGKMS_NONCE_LEN,
+               "a nonce batch and its blocks hold as many nonces");
+
+/* The next nonce and its index in nonces[]; a new batch also gets its blocks computed. */
+static pgkms_code next_nonce(pgkms_sealer *s, uint8_t nonce[PGKMS_NONCE_LEN], size_t *index,
+                             pgkms_status *st)
 {
     if (s->nonce_pos + PGKMS_NONCE_LEN > PGKMS_NONCE_BATCH) {
+        s->batch_ready = 0;
         if (RAND_bytes_ex(s->crypto->libctx, s->nonces, sizeof(s->nonces), 0) <= 0)
             return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
         s->nonce_pos = 0;
+        if (s->batch != NULL) {
+            pgkms_code rc = pgkms_gcm_batch_fill(s->batch, s->nonces, PGKMS_GCM_BATCH_N, st);
+
+            if (rc != PGKMS_OK)
+                return rc;
+            s->batch_ready = 1;
+            s->batch_checked = 0;
+        }
     }
     memcpy(nonce, s->nonces + s->nonce_pos, PGKMS_NONCE_LEN);
+    *index = s->nonce_pos / PGKMS_NONCE_LEN;
     s->nonce_pos += PGKMS_NONCE_LEN;
     return PGKMS_OK;
 }
 
-static pgkms_code seal_with(EVP_CIPHER_CTX *ctx, const pgkms_key_ref *key, uint8_t alg,
-                            uint32_t dek_id, const uint8_t *nonce, const uint8_t *context,
-                            size_t context_len, const uint8_t *pt, size_t len, uint8_t *out,
-                            pgkms_status *st)
+/*
+ * Seals from s's batch, nonce `index`. The first value of every batch is also sealed through
+ * EVP and must come out alike, a continuous self-test as HSMs run: a fault of the CPU or of
+ * memory then costs one refused value and turns batches off, before a batch's values are
+ * written that no GCM would open.
+ */
+static pgkms_code batch_seal(pgkms_sealer *s, size_t index, const uint8_t *aad, size_t aad_len,
+                             const uint8_t *context, size_t context_len, const uint8_t *pt,
+                             size_t len, uint8_t *out, pgkms_status *st)
+{
+    uint8_t *ct = out + PGKMS_PREFIX_LEN, *tag = ct + len;
+    uint8_t check[PGKMS_GCM_BATCH_MAX + PGKMS_TAG_LEN];
+    pgkms_code rc;
+
+    pgkms_gcm_batch_seal(s->batch, index, aad, aad_len, context, context_len, pt, len, ct, tag);
+    if (s->batch_checked)
+        return PGKMS_OK;
+    rc = pgkms_gcm_seal(s->seal.ctx, out + PGKMS_HEADER_LEN, aad, aad_len, context, context_len, pt,
+                        len, check, check + len, st);
+    if (rc == PGKMS_OK && CRYPTO_memcmp(check, ct, len + PGKMS_TAG_LEN) != 0) {
+        s->batch_off = 1;
+        forget_seal(s);
+        rc = pgkms_fail(st, PGKMS_E_INTERNAL,
+                        "AES-256-GCM sealed from a nonce batch differed from OpenSSL's (a CPU or "
+                        "memory fault?): the value was not sealed, and this session now seals "
+                        "through OpenSSL only");
+    }
+    if (rc != PGKMS_OK)
+        pgkms_wipe(ct, len + PGKMS_TAG_LEN);
+    s->batch_checked = rc == PGKMS_OK;
+    return rc;
+}
+
+/* Seals with ctx, or from batch_of's batch (nonce `index`) when that serves the value. */
+static pgkms_code seal_with(EVP_CIPHER_CTX *ctx, pgkms_sealer *batch_of, size_t index,
+                            const pgkms_key_ref *key, uint8_t alg, uint32_t dek_id,
+                            const uint8_t *nonce, const uint8_t *context, size_t context_len,
+                            const uint8_t *pt, size_t len, uint8_t *out, pgkms_status *st)
 {
     pgkms_envelope env;
     uint8_t aad[PGKMS_HEADER_LEN + 4];
 
+    if (batch_of != NULL && !batch_of->batch_ready)
+        batch_of = NULL;
+    if (batch_of != NULL && (len > PGKMS_GCM_BATCH_MAX || context_len > PGKMS_MAX_CONTEXT_LEN)) {
+        /* Sealed through ctx, or refused below: the blocks of this nonce serve no value. */
+        pgkms_gcm_batch_skip(batch_of->batch, index);
+        batch_of = NULL;
+    }
     if (len > PGKMS_MAX_PLAINTEXT)
         return pgkms_fail(st, PGKMS_E_LIMIT, "plaintext of %zu bytes exceeds the %zu-byte limit",
                           len, PGKMS_MAX_PLAINTEXT);
@@ -164,6 +240,9 @@ static pgkms_code seal_with(EVP_CIPHER_CTX *ctx, const pgkms_key_ref *key, uint8
     pgkms_format_write_header(out, &env);
     memcpy(out + PGKMS_HEADER_LEN, nonce, PGKMS_NONCE_LEN);
     make_aad(aad, out, context_len);
+    if (batch_of != NULL)
+        return batch_seal(batch_of, index, aad, sizeof(aad), context, context_len, pt, len, out,
+                          st);
     return pgkms_gcm_seal(ctx, nonce, aad, sizeof(aad), context, context_len, pt, len,
                           out + PGKMS_PREFIX_LEN, out + PGKMS_PREFIX_LEN + len, st);
 }
@@ -173,6 +252,7 @@ pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const ui
                              const uint8_t *pt, size_t len, uint8_t *out, pgkms_status *st)
 {
     uint8_t nonce[PGKMS_NONCE_LEN];
+    size_t index = 0;
     pgkms_code rc;
 
     renew_after_fork(s);
@@ -181,16 +261,21 @@ pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const ui
 
         if (RAND_bytes_ex(s->crypto->libctx, (unsigned char *)&dek_id, sizeof(dek_id), 0) <= 0)
             return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
-        rc = slot_key(s->crypto, &s->seal, key, tmk, dek_id, 1, st);
-        if (rc != PGKMS_OK)
+        /* The blocks of the nonces left belong to the old data key: a new batch is drawn. */
+        forget_seal(s);
+        rc = slot_key(s->crypto, &s->seal, key, tmk, dek_id, 1,
+                      s->crypto->seal_batch && !s->batch_off ? &s->batch : NULL, st);
+        if (rc != PGKMS_OK) {
+            forget_seal(s);
             return rc;
+        }
     }
-    rc = next_nonce(s, nonce, st);
+    rc = next_nonce(s, nonce, &index, st);
     if (rc != PGKMS_OK)
         return rc;
     s->seal.uses++;
-    return seal_with(s->seal.ctx, key, alg, s->seal.dek_id, nonce, context, context_len, pt, len,
-                     out, st);
+    return seal_with(s->seal.ctx, s, index, key, alg, s->seal.dek_id, nonce, context, context_len,
+                     pt, len, out, st);
 }
 
 pgkms_code pgkms_sealer_open(pgkms_sealer *s, const pgkms_envelope *env, const uint8_t *tmk,
@@ -223,7 +308,7 @@ pgkms_code pgkms_sealer_open(pgkms_sealer *s, const pgkms_envelope *env, const u
         /* Round-robin replacement: values of a column come from few writers at a time. */
         slot = &s->open[s->open_next];
         s->open_next = (s->open_next + 1) % PGKMS_OPEN_SLOTS;
-        rc = slot_key(s->crypto, slot, &key, tmk, env->dek_id, 0, st);
+        rc = slot_key(s->crypto, slot, &key, tmk, env->dek_id, 0, NULL, st);
         if (rc != PGKMS_OK)
             return rc;
     }
@@ -241,9 +326,10 @@ pgkms_code pgkms_seal_fixed(const pgkms_crypto *crypto, const pgkms_key_ref *key
     pgkms_code rc;
 
     memset(&slot, 0, sizeof(slot));
-    rc = slot_key(crypto, &slot, key, tmk, dek_id, 1, st);
+    rc = slot_key(crypto, &slot, key, tmk, dek_id, 1, NULL, st);
     if (rc == PGKMS_OK)
-        rc = seal_with(slot.ctx, key, alg, dek_id, nonce, context, context_len, pt, len, out, st);
+        rc = seal_with(slot.ctx, NULL, 0, key, alg, dek_id, nonce, context, context_len, pt, len,
+                       out, st);
     slot_forget(&slot);
     return rc;
 }

@@ -67,6 +67,7 @@ static const struct {
     {"sigv4", test_sigv4},
     {"kms_roots", test_kms_roots},
     {"kmip", test_kmip},
+    {"gcm_batch", test_gcm_batch},
     {"barbican", test_barbican},
 };
 

@@ -38,6 +38,7 @@ uint8_t *t_hex_field(const char *line, const char *name, size_t *len);
 
 void test_aead_kat(void);
 void test_format(void);
+void test_gcm_batch(void);
 void test_codec(void);
 void test_keys(void);
 void test_key_import(void);

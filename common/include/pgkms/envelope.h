@@ -24,7 +24,9 @@ typedef struct pgkms_crypto {
     EVP_CIPHER *gcm;
     EVP_CIPHER *ctr; /* AES-256-CTR and CMAC: AES-256-SIV (siv.h) */
     EVP_MAC *cmac;
-    EVP_MAC *hmac; /* blind indexes and pseudonyms (search.h) */
+    EVP_MAC *hmac;   /* blind indexes and pseudonyms (search.h) */
+    EVP_CIPHER *ecb; /* AES-256-ECB: the blocks of a nonce batch (gcm_batch.h) */
+    int seal_batch;  /* pgkms_gcm_batch_usable(gcm, ecb) */
 } pgkms_crypto;
 
 pgkms_code pgkms_crypto_init(pgkms_crypto *c, OSSL_LIB_CTX *libctx, const char *propq,
@@ -59,6 +61,11 @@ typedef struct pgkms_sealer {
     unsigned open_next;
     size_t nonce_pos;
     uint8_t nonces[PGKMS_NONCE_BATCH];
+    /* seal's data key run ahead over nonces[] (gcm_batch.h); NULL where the CPU cannot */
+    struct pgkms_gcm_batch *batch;
+    int batch_ready;   /* batch holds the blocks of nonces[] */
+    int batch_checked; /* a value of this batch was also sealed through EVP, alike */
+    int batch_off;     /* a check differed: this sealer seals through EVP only */
 } pgkms_sealer;
 
 void pgkms_sealer_init(pgkms_sealer *s, const pgkms_crypto *crypto);
