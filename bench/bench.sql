@@ -115,7 +115,8 @@ END $$;
 
 -- Timing: each statement is its own transaction (its COMMIT is timed too). Methods take turns
 -- within a round, so load from outside falls on all of them alike. Before an INSERT the target
--- table is created afresh and a CHECKPOINT is taken, both before the clock starts. Besides the
+-- table is created afresh, a CHECKPOINT is taken and sync(1) waits for the kernel to write the
+-- pages out, all before the clock starts. Besides the
 -- wall clock, the backend's CPU time (user + system, /proc/self/stat, 10 ms ticks) is kept:
 -- a wall time well above it means the backend waited (for other processes, for I/O).
 CREATE TABLE bench_result (dataset text, op text, method text, rep int, ms float8, cpu_ms float8);
@@ -144,6 +145,9 @@ BEGIN
         EXECUTE format('CREATE TABLE %s', targets[i]);
         COMMIT;
         CHECKPOINT;
+        -- The checkpoint only hands the previous run's pages to the kernel; wait until they
+        -- are on disk, or their writeback runs during this run's clock.
+        COPY (SELECT) TO PROGRAM 'sync';
       END IF;
       c0 := bench_cpu_ms();
       t0 := clock_timestamp();
