@@ -16,7 +16,7 @@ void pgkms_hex_encode(const uint8_t *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int hex_val(char c)
+int pgkms_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -27,6 +27,30 @@ static int hex_val(char c)
     return -1;
 }
 
+int pgkms_percent_decode(const char *in, size_t len, char *out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)in[i];
+
+        if (c == '%') {
+            int hi = i + 2 < len ? pgkms_hex_digit(in[i + 1]) : -1;
+            int lo = hi >= 0 ? pgkms_hex_digit(in[i + 2]) : -1;
+
+            if (lo < 0)
+                return 0;
+            c = hi << 4 | lo;
+            i += 2;
+        }
+        if (c == 0)
+            return 0;
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    return 1;
+}
+
 pgkms_code pgkms_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len,
                             pgkms_status *st)
 {
@@ -34,7 +58,7 @@ pgkms_code pgkms_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t 
         return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "expected %zu hex digits, found %zu", 2 * out_len,
                           in_len);
     for (size_t i = 0; i < out_len; i++) {
-        int hi = hex_val(in[2 * i]), lo = hex_val(in[2 * i + 1]);
+        int hi = pgkms_hex_digit(in[2 * i]), lo = pgkms_hex_digit(in[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return pgkms_fail(st, PGKMS_E_BAD_FORMAT, "invalid hex digit at position %zu",

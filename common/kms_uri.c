@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgkms/codec.h"
 #include "pgkms/kms_uri.h"
 
 /* Option names that would carry a credential: refused with a pointer to the right place. */
@@ -23,14 +24,6 @@ static int host_char(char c)
     return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static char *dup_range(const char *s, size_t n)
 {
     char *p = malloc(n + 1);
@@ -46,28 +39,13 @@ static char *dup_range(const char *s, size_t n)
 static char *decode(const char *s, size_t n, int *bad)
 {
     char *out = malloc(n + 1);
-    size_t o = 0;
 
     *bad = 0;
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
-
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-                free(out);
-                *bad = 1;
-                return NULL;
-            }
-            out[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
+    if (out != NULL && !pgkms_percent_decode(s, n, out)) {
+        free(out);
+        out = NULL;
+        *bad = 1;
     }
-    out[o] = '\0';
     return out;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pgkms/codec.h"
 #include "pgkms/pkcs11_uri.h"
 
 #define OBJECT_MAX 255 /* longest CKA_LABEL matched */
@@ -70,17 +71,6 @@ static int is_allowed(unsigned char c, int query)
     return query && strchr("/?|", c) != NULL;
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes the value of attribute name into a NUL-terminated malloc'ed buffer. */
 static pgkms_code decode(const attr_def *a, const char *s, size_t len, int query, uint8_t **out,
                          size_t *out_len, pgkms_status *st)
@@ -94,8 +84,8 @@ static pgkms_code decode(const attr_def *a, const char *s, size_t len, int query
         unsigned char c = (unsigned char)s[i];
 
         if (c == '%') {
-            int hi = i + 2 < len ? hex_value((unsigned char)s[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_value((unsigned char)s[i + 2]) : -1;
+            int hi = i + 2 < len ? pgkms_hex_digit(s[i + 1]) : -1;
+            int lo = hi >= 0 ? pgkms_hex_digit(s[i + 2]) : -1;
 
             if (hi < 0 || lo < 0) {
                 free(buf);

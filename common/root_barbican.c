@@ -24,39 +24,15 @@ static const char URI_FORM[] =
 
 /* ---- URI ---------------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes in[0..len) into a new string; NULL on a bad escape, a NUL byte or no memory. */
 static char *percent_decode(const char *in, size_t len)
 {
     char *out = malloc(len + 1);
-    size_t n = 0;
 
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (in[i] != '%') {
-            out[n++] = in[i];
-            continue;
-        }
-        if (i + 2 >= len || hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0 ||
-            (hexval(in[i + 1]) == 0 && hexval(in[i + 2]) == 0)) {
-            free(out);
-            return NULL;
-        }
-        out[n++] = (char)(hexval(in[i + 1]) << 4 | hexval(in[i + 2]));
-        i += 2;
+    if (out != NULL && !pgkms_percent_decode(in, len, out)) {
+        free(out);
+        out = NULL;
     }
-    out[n] = '\0';
     return out;
 }
 

@@ -20,6 +20,7 @@
 #include <openssl/ssl.h>
 
 #include "pgkms/aead.h"
+#include "pgkms/codec.h"
 #include "pgkms/format.h"
 #include "pgkms/kdf.h"
 #include "pgkms/kmip.h"
@@ -79,34 +80,16 @@ static pgkms_code unavailable(const kmip_state *ks, pgkms_status *st)
     return pgkms_fail(st, PGKMS_E_ROOT_UNAVAILABLE, "KMIP keyring %s: %s", ks->name, detail);
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* Percent-decodes src[0..len) into dst (cap bytes with the NUL); 0 if bad or too long. */
 static int pct_decode(const char *src, size_t len, char *dst, size_t cap)
 {
-    size_t n = 0;
+    char *tmp = malloc(len + 1);
+    int ok = tmp != NULL && pgkms_percent_decode(src, len, tmp) && strlen(tmp) < cap;
 
-    for (size_t i = 0; i < len; i++) {
-        int c = (unsigned char)src[i];
-
-        if (c == '%') {
-            if (i + 2 >= len || hexval(src[i + 1]) < 0 || hexval(src[i + 2]) < 0)
-                return 0;
-            c = hexval(src[i + 1]) * 16 + hexval(src[i + 2]);
-            i += 2;
-        }
-        if (c == 0 || n + 1 >= cap)
-            return 0;
-        dst[n++] = (char)c;
-    }
-    dst[n] = '\0';
-    return 1;
+    if (ok)
+        memcpy(dst, tmp, strlen(tmp) + 1);
+    free(tmp);
+    return ok;
 }
 
 /* What the query gave: files, and whether timeout and holddown were set (each at most once). */

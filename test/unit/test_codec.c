@@ -44,6 +44,22 @@ void test_codec(void)
     CHECK(pgkms_hex_decode("00abf", 5, buf, 3, NULL) == PGKMS_E_BAD_FORMAT);
     CHECK(pgkms_hex_decode("00abfg", 6, buf, 3, NULL) == PGKMS_E_BAD_FORMAT);
 
+    /* Percent-decoding (RFC 3986), shared by the kms:, kmip://, barbican+ and pkcs11: parsers. */
+    CHECK(pgkms_hex_digit('0') == 0 && pgkms_hex_digit('f') == 15 && pgkms_hex_digit('F') == 15);
+    CHECK(pgkms_hex_digit('g') == -1 && pgkms_hex_digit('/') == -1 && pgkms_hex_digit(-61) == -1);
+    CHECK(pgkms_percent_decode("a%41b%4a%4A%2f%25", 17, text) && strcmp(text, "aAbJJ/%") == 0);
+    CHECK(pgkms_percent_decode("", 0, text) && text[0] == '\0');
+    CHECK(pgkms_percent_decode("%C3%A9", 6, text) && strcmp(text, "\xc3\xa9") == 0);
+    CHECK(pgkms_percent_decode("ab%41cd", 5, text) && strcmp(text, "abA") == 0); /* length bounds */
+    {
+        static const char *const bad[] = {"%",   "a%",  "%4",    "a%4",  "%zz", "%4g",
+                                          "%g4", "%00", "x%00y", "%%41", "%+1"};
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            CHECK_MSG(!pgkms_percent_decode(bad[i], strlen(bad[i]), text), "decoded %s", bad[i]);
+        CHECK(!pgkms_percent_decode("ab%4", 4, text)); /* the escape cut by the length */
+    }
+
     CHECK(pgkms_uuid_parse("6b3a1f0e-2c4d-4a5b-8c7d-9e0f1a2b3c4d", uuid, NULL) == PGKMS_OK);
     pgkms_uuid_format(uuid, text);
     CHECK(strcmp(text, "6b3a1f0e-2c4d-4a5b-8c7d-9e0f1a2b3c4d") == 0);

@@ -17,6 +17,14 @@ void pgkms_hex_encode(const uint8_t *in, size_t len, char *out);
 pgkms_code pgkms_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len,
                             pgkms_status *st) PGKMS_MUST_CHECK;
 
+/* The value of hex digit c (either case), or -1. */
+int pgkms_hex_digit(int c);
+/*
+ * Percent-decodes in[0..len) (RFC 3986) into out, which has room for len + 1 bytes (decoding
+ * never lengthens), with a closing NUL. 0 on a bad escape or a decoded NUL byte, else 1.
+ */
+int pgkms_percent_decode(const char *in, size_t len, char *out) PGKMS_MUST_CHECK;
+
 /* Base64 (RFC 4648, padded, no line breaks). Encoded length is pgkms_base64_len(len) + NUL. */
 size_t pgkms_base64_len(size_t len);
 void pgkms_base64_encode(const uint8_t *in, size_t len, char *out);
