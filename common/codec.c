@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Text codecs with strict decoding: every input byte is checked, lengths are exact. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "pgkms/codec.h"
@@ -27,10 +28,15 @@ int pgkms_hex_digit(int c)
     return -1;
 }
 
-int pgkms_percent_decode(const char *in, size_t len, char *out)
+char *pgkms_percent_decode(const char *in, size_t len, int *bad)
 {
+    char *out = malloc(len + 1); /* decoding never lengthens */
     size_t n = 0;
 
+    if (bad != NULL)
+        *bad = 0;
+    if (out == NULL)
+        return NULL;
     for (size_t i = 0; i < len; i++) {
         int c = (unsigned char)in[i];
 
@@ -38,17 +44,19 @@ int pgkms_percent_decode(const char *in, size_t len, char *out)
             int hi = i + 2 < len ? pgkms_hex_digit(in[i + 1]) : -1;
             int lo = hi >= 0 ? pgkms_hex_digit(in[i + 2]) : -1;
 
-            if (lo < 0)
-                return 0;
-            c = hi << 4 | lo;
+            c = lo < 0 ? 0 : hi << 4 | lo; /* a bad escape is refused like a NUL */
             i += 2;
         }
-        if (c == 0)
-            return 0;
+        if (c == 0) {
+            free(out);
+            if (bad != NULL)
+                *bad = 1;
+            return NULL;
+        }
         out[n++] = (char)c;
     }
     out[n] = '\0';
-    return 1;
+    return out;
 }
 
 pgkms_code pgkms_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len,

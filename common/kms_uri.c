@@ -35,20 +35,6 @@ static char *dup_range(const char *s, size_t n)
     return p;
 }
 
-/* Percent-decodes s[0..n) into a new string; NULL on a bad escape or a decoded NUL. */
-static char *decode(const char *s, size_t n, int *bad)
-{
-    char *out = malloc(n + 1);
-
-    *bad = 0;
-    if (out != NULL && !pgkms_percent_decode(s, n, out)) {
-        free(out);
-        out = NULL;
-        *bad = 1;
-    }
-    return out;
-}
-
 void pgkms_kms_uri_free(pgkms_kms_uri *u)
 {
     if (u == NULL)
@@ -99,7 +85,7 @@ static pgkms_code parse_query(const char *q, pgkms_kms_uri *u, pgkms_status *st)
             free(name);
             return rc;
         }
-        value = decode(q + nlen + 1, len - nlen - 1, &bad);
+        value = pgkms_percent_decode(q + nlen + 1, len - nlen - 1, &bad);
         if (value == NULL || value[0] == '\0') {
             pgkms_code rc = value == NULL && !bad
                                 ? pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory")

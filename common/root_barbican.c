@@ -24,18 +24,6 @@ static const char URI_FORM[] =
 
 /* ---- URI ---------------------------------------------------------------------------------- */
 
-/* Percent-decodes in[0..len) into a new string; NULL on a bad escape, a NUL byte or no memory. */
-static char *percent_decode(const char *in, size_t len)
-{
-    char *out = malloc(len + 1);
-
-    if (out != NULL && !pgkms_percent_decode(in, len, out)) {
-        free(out);
-        out = NULL;
-    }
-    return out;
-}
-
 /* X-Project-Id travels in a header: visible ASCII only, so nothing can end the header line. */
 static int header_safe(const char *s, size_t max)
 {
@@ -131,8 +119,8 @@ static pgkms_code parse_query(pgkms_barbican_target *t, const char *q, pgkms_sta
                             "a Barbican root URI's query is name=value pairs joined by &");
             break;
         }
-        name = percent_decode(q, (size_t)(eq - q));
-        value = percent_decode(eq + 1, len - (size_t)(eq - q) - 1);
+        name = pgkms_percent_decode(q, (size_t)(eq - q), NULL);
+        value = pgkms_percent_decode(eq + 1, len - (size_t)(eq - q) - 1, NULL);
         if (name == NULL || value == NULL) {
             rc = pgkms_fail(st, PGKMS_E_INVALID_ARGUMENT,
                             "bad percent-encoding in a Barbican root URI");

@@ -83,13 +83,13 @@ static pgkms_code unavailable(const kmip_state *ks, pgkms_status *st)
 /* Percent-decodes src[0..len) into dst (cap bytes with the NUL); 0 if bad or too long. */
 static int pct_decode(const char *src, size_t len, char *dst, size_t cap)
 {
-    char *tmp = malloc(len + 1);
-    int ok = tmp != NULL && pgkms_percent_decode(src, len, tmp) && strlen(tmp) < cap;
+    char *tmp = pgkms_percent_decode(src, len, NULL);
+    size_t n = tmp != NULL ? strlen(tmp) : cap;
 
-    if (ok)
-        memcpy(dst, tmp, strlen(tmp) + 1);
+    if (n < cap)
+        memcpy(dst, tmp, n + 1);
     free(tmp);
-    return ok;
+    return n < cap;
 }
 
 /* What the query gave: files, and whether timeout and holddown were set (each at most once). */

@@ -20,10 +20,10 @@ pgkms_code pgkms_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t 
 /* The value of hex digit c (either case), or -1. */
 int pgkms_hex_digit(int c);
 /*
- * Percent-decodes in[0..len) (RFC 3986) into out, which has room for len + 1 bytes (decoding
- * never lengthens), with a closing NUL. 0 on a bad escape or a decoded NUL byte, else 1.
+ * Percent-decodes in[0..len) (RFC 3986) into a new NUL-terminated string (free()). NULL on a
+ * bad escape or a decoded NUL byte (*bad = 1), or when out of memory (*bad = 0); bad may be NULL.
  */
-int pgkms_percent_decode(const char *in, size_t len, char *out) PGKMS_MUST_CHECK;
+char *pgkms_percent_decode(const char *in, size_t len, int *bad) PGKMS_MUST_CHECK;
 
 /* Base64 (RFC 4648, padded, no line breaks). Encoded length is pgkms_base64_len(len) + NUL. */
 size_t pgkms_base64_len(size_t len);
