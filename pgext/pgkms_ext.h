@@ -156,11 +156,12 @@ bool pgkms_keys_role_masked(const char *role_name);
 /* pgkms_ossl.c: the provider in a private library context. */
 OSSL_LIB_CTX *pgkms_libctx(void);
 /* Raises the pending provider error (or code/detail) as an ereport(ERROR) with our SQLSTATE. */
-void pgkms_ereport_ossl(const char *what) pg_attribute_noreturn();
+void pgkms_ereport_ossl(const char *what) pg_attribute_noreturn() PGKMS_COLD;
 /* The same, and a refusal (key state, denial, failed authentication) goes to the audit log. */
 void pgkms_ereport_ossl_audited(const char *what, const char *op, const char *tenant,
-                                const uint8_t *ref, int64 version) pg_attribute_noreturn();
-void pgkms_ereport_status(const pgkms_status *st) pg_attribute_noreturn();
+                                const uint8_t *ref, int64 version)
+    pg_attribute_noreturn() PGKMS_COLD;
+void pgkms_ereport_status(const pgkms_status *st) pg_attribute_noreturn() PGKMS_COLD;
 int pgkms_sqlstate(pgkms_code code);
 
 #endif

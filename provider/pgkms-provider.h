@@ -42,8 +42,9 @@ typedef struct pgkms_prov_key {
 } pgkms_prov_key;
 
 /* Raises st as an OpenSSL error of this provider (reason = pgkms_code). */
-void pgkms_prov_raise(const pgkms_prov_ctx *ctx, const pgkms_status *st);
-void pgkms_prov_raise_code(const pgkms_prov_ctx *ctx, pgkms_code code, const char *fmt, ...);
+void pgkms_prov_raise(const pgkms_prov_ctx *ctx, const pgkms_status *st) PGKMS_COLD;
+void pgkms_prov_raise_code(const pgkms_prov_ctx *ctx, pgkms_code code, const char *fmt, ...)
+    PGKMS_PRINTF(3, 4) PGKMS_COLD;
 const pgkms_crypto *pgkms_prov_crypto(pgkms_prov_ctx *ctx, pgkms_status *st);
 /* 1 if the configuration is usable; otherwise raises its error and returns 0. */
 int pgkms_prov_config_ok(const pgkms_prov_ctx *ctx);

@@ -31,16 +31,20 @@ typedef struct pgkms_status {
     char detail[PGKMS_DETAIL_MAX];
 } pgkms_status;
 
+/* PGKMS_COLD marks failure paths: the compiler moves the blocks that call them out of line. */
 #if defined(__GNUC__)
 #define PGKMS_MUST_CHECK   __attribute__((warn_unused_result))
 #define PGKMS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define PGKMS_COLD         __attribute__((cold))
 #else
 #define PGKMS_MUST_CHECK
 #define PGKMS_PRINTF(f, a)
+#define PGKMS_COLD
 #endif
 
 /* Sets st (if not NULL) and returns code, so callers can write `return pgkms_fail(...)`. */
-pgkms_code pgkms_fail(pgkms_status *st, pgkms_code code, const char *fmt, ...) PGKMS_PRINTF(3, 4);
+pgkms_code pgkms_fail(pgkms_status *st, pgkms_code code, const char *fmt, ...)
+    PGKMS_PRINTF(3, 4) PGKMS_COLD;
 void pgkms_status_clear(pgkms_status *st);
 /* Short English name of a code, for messages ("authentication failed"). */
 const char *pgkms_code_name(pgkms_code code);
