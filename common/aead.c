@@ -78,9 +78,7 @@ pgkms_code pgkms_gcm_open(EVP_CIPHER_CTX *ctx, const uint8_t *nonce, const uint8
     }
     if (EVP_CipherFinal_ex(ctx, pt + len, &outl) <= 0) {
         pgkms_wipe(pt, len);
-        return pgkms_fail(st, PGKMS_E_AUTH_FAILED,
-                          "authentication tag does not match: wrong key or context, or the "
-                          "value was modified");
+        return pgkms_fail(st, PGKMS_E_AUTH_FAILED, PGKMS_TAG_MISMATCH);
     }
     return PGKMS_OK;
 }

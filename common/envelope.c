@@ -75,13 +75,17 @@ static void make_aad(uint8_t aad[PGKMS_HEADER_LEN + 4], const uint8_t *header, s
 static void slot_forget(pgkms_dek_slot *slot)
 {
     EVP_CIPHER_CTX_free(slot->ctx); /* OpenSSL cleanses the key schedule */
+    pgkms_gcm_opener_free(slot->opener);
     memset(slot, 0, sizeof(*slot));
 }
 
-/* Keys slot for data key dek_id, and a new *batch too when batch is not NULL. */
+/*
+ * Keys slot for data key dek_id, and a new *batch too when batch is not NULL; an opening slot
+ * also gets an opener when with_opener is set.
+ */
 static pgkms_code slot_key(const pgkms_crypto *crypto, pgkms_dek_slot *slot,
                            const pgkms_key_ref *key, const uint8_t *tmk, uint32_t dek_id, int enc,
-                           pgkms_gcm_batch **batch, pgkms_status *st)
+                           pgkms_gcm_batch **batch, int with_opener, pgkms_status *st)
 {
     uint8_t dek[PGKMS_TMK_LEN];
     pgkms_code rc;
@@ -97,6 +101,8 @@ static pgkms_code slot_key(const pgkms_crypto *crypto, pgkms_dek_slot *slot,
         pgkms_gcm_batch_free(*batch);
         rc = pgkms_gcm_batch_new(batch, crypto->ecb, dek, st);
     }
+    if (rc == PGKMS_OK && with_opener)
+        rc = pgkms_gcm_opener_new(&slot->opener, crypto->ecb, dek, st);
     pgkms_wipe(dek, sizeof(dek));
     if (rc != PGKMS_OK) {
         slot_forget(slot);
@@ -264,7 +270,7 @@ pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const ui
         /* The blocks of the nonces left belong to the old data key: a new batch is drawn. */
         forget_seal(s);
         rc = slot_key(s->crypto, &s->seal, key, tmk, dek_id, 1,
-                      s->crypto->seal_batch && !s->batch_off ? &s->batch : NULL, st);
+                      s->crypto->seal_batch && !s->batch_off ? &s->batch : NULL, 0, st);
         if (rc != PGKMS_OK) {
             forget_seal(s);
             return rc;
@@ -276,6 +282,44 @@ pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const ui
     s->seal.uses++;
     return seal_with(s->seal.ctx, s, index, key, alg, s->seal.dek_id, nonce, context, context_len,
                      pt, len, out, st);
+}
+
+/*
+ * Opens through the slot's opener (gcm_batch.h), which skips OpenSSL's per-value GCM set-up.
+ * Every PGKMS_GCM_BATCH_N-th value is also opened through EVP, and both must agree on the
+ * outcome and the plaintext, the counterpart of batch_seal()'s check: if they do not, the
+ * value is refused and this sealer opens through EVP only from then on.
+ */
+static pgkms_code opener_open(pgkms_sealer *s, pgkms_dek_slot *slot, const pgkms_envelope *env,
+                              const uint8_t *aad, size_t aad_len, const uint8_t *context,
+                              size_t context_len, uint8_t *pt, pgkms_status *st)
+{
+    uint8_t check[PGKMS_GCM_BATCH_MAX];
+    size_t len = env->ciphertext_len;
+    pgkms_code rc, evp;
+
+    rc = pgkms_gcm_opener_open(slot->opener, env->nonce, aad, aad_len, context, context_len,
+                               env->ciphertext, len, env->tag, pt);
+    if (s->opens++ % PGKMS_GCM_BATCH_N == 0) {
+        evp = pgkms_gcm_open(slot->ctx, env->nonce, aad, aad_len, context, context_len,
+                             env->ciphertext, len, env->tag, check, NULL);
+        if (evp != rc || (rc == PGKMS_OK && CRYPTO_memcmp(check, pt, len) != 0)) {
+            pgkms_wipe(check, sizeof(check));
+            pgkms_wipe(pt, len);
+            s->open_off = 1;
+            return pgkms_fail(st, PGKMS_E_INTERNAL,
+                              "AES-256-GCM opened here differed from OpenSSL's (a CPU or memory "
+                              "fault?): the value was not returned, and this session now opens "
+                              "through OpenSSL only");
+        }
+        pgkms_wipe(check, sizeof(check));
+    }
+    if (rc == PGKMS_OK)
+        return PGKMS_OK;
+    pgkms_wipe(pt, len); /* as pgkms_gcm_open leaves it on failure */
+    if (rc == PGKMS_E_AUTH_FAILED)
+        return pgkms_fail(st, PGKMS_E_AUTH_FAILED, PGKMS_TAG_MISMATCH);
+    return pgkms_fail(st, PGKMS_E_INTERNAL, "AES-256-GCM decryption failed");
 }
 
 pgkms_code pgkms_sealer_open(pgkms_sealer *s, const pgkms_envelope *env, const uint8_t *tmk,
@@ -308,11 +352,14 @@ pgkms_code pgkms_sealer_open(pgkms_sealer *s, const pgkms_envelope *env, const u
         /* Round-robin replacement: values of a column come from few writers at a time. */
         slot = &s->open[s->open_next];
         s->open_next = (s->open_next + 1) % PGKMS_OPEN_SLOTS;
-        rc = slot_key(s->crypto, slot, &key, tmk, env->dek_id, 0, NULL, st);
+        rc = slot_key(s->crypto, slot, &key, tmk, env->dek_id, 0, NULL,
+                      s->crypto->seal_batch && !s->open_off, st);
         if (rc != PGKMS_OK)
             return rc;
     }
     make_aad(aad, env->header, context_len);
+    if (slot->opener != NULL && !s->open_off && env->ciphertext_len <= PGKMS_GCM_BATCH_MAX)
+        return opener_open(s, slot, env, aad, sizeof(aad), context, context_len, pt, st);
     return pgkms_gcm_open(slot->ctx, env->nonce, aad, sizeof(aad), context, context_len,
                           env->ciphertext, env->ciphertext_len, env->tag, pt, st);
 }
@@ -326,7 +373,7 @@ pgkms_code pgkms_seal_fixed(const pgkms_crypto *crypto, const pgkms_key_ref *key
     pgkms_code rc;
 
     memset(&slot, 0, sizeof(slot));
-    rc = slot_key(crypto, &slot, key, tmk, dek_id, 1, NULL, st);
+    rc = slot_key(crypto, &slot, key, tmk, dek_id, 1, NULL, 0, st);
     if (rc == PGKMS_OK)
         rc = seal_with(slot.ctx, NULL, 0, key, alg, dek_id, nonce, context, context_len, pt, len,
                        out, st);

@@ -21,13 +21,23 @@
 /* AADs up to this long have their GHASH kept: a column's values repeat header and context. */
 #define AAD_KEPT_MAX 256
 
+typedef struct kept_aad {
+    size_t len;                    /* 0: none kept (an empty AAD hashes to zero anyway) */
+    uint8_t aad[AAD_KEPT_MAX];     /* the last AAD (public bytes) ... */
+    uint8_t hash[PGKMS_GCM_BLOCK]; /* ... and its GHASH, zero-padded */
+} kept_aad;
+
 struct pgkms_gcm_batch {
     EVP_CIPHER_CTX *ecb;        /* AES-256-ECB under the data key */
     uint8_t h[PGKMS_GCM_BLOCK]; /* hash key E(K, 0^128) */
     uint8_t blocks[PGKMS_GCM_BATCH_N][PGKMS_GCM_BATCH_BLOCKS][PGKMS_GCM_BLOCK];
-    size_t aad_len;                    /* 0: none kept (an empty AAD hashes to zero anyway) */
-    uint8_t aad[AAD_KEPT_MAX];         /* the last AAD (public bytes) ... */
-    uint8_t aad_hash[PGKMS_GCM_BLOCK]; /* ... and its GHASH, zero-padded */
+    kept_aad kept;
+};
+
+struct pgkms_gcm_opener {
+    EVP_CIPHER_CTX *ecb;
+    uint8_t h[PGKMS_GCM_BLOCK];
+    kept_aad kept;
 };
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -203,6 +213,31 @@ static inline int same_bytes(const uint8_t *a, const uint8_t *b, size_t len)
     return diff == 0;
 }
 
+/* GHASH of aad1 || aad2 under hkey, from k when it holds the same AAD; k then holds it. */
+GHASH_TARGET static __m128i aad_hash(kept_aad *k, const uint8_t *hkey, const uint8_t *aad1,
+                                     size_t aad1_len, const uint8_t *aad2, size_t aad2_len)
+{
+    size_t len = aad1_len + aad2_len;
+    int keep = len <= AAD_KEPT_MAX;
+    __m128i x;
+
+    if (k->len != 0 && k->len == len && same_bytes(k->aad, aad1, aad1_len) &&
+        same_bytes(k->aad + aad1_len, aad2, aad2_len))
+        return _mm_loadu_si128((const __m128i *)k->hash);
+    k->len = 0;
+    if (keep) {
+        memcpy(k->aad, aad1, aad1_len);
+        if (aad2_len > 0)
+            memcpy(k->aad + aad1_len, aad2, aad2_len);
+    }
+    x = ghash_aad(hkey, aad1, aad1_len, aad2, aad2_len);
+    if (keep) {
+        _mm_storeu_si128((__m128i *)k->hash, x);
+        k->len = len;
+    }
+    return x;
+}
+
 GHASH_TARGET void pgkms_gcm_batch_seal(pgkms_gcm_batch *b, size_t i, const uint8_t *aad1,
                                        size_t aad1_len, const uint8_t *aad2, size_t aad2_len,
                                        const uint8_t *pt, size_t len, uint8_t *ct,
@@ -210,27 +245,10 @@ GHASH_TARGET void pgkms_gcm_batch_seal(pgkms_gcm_batch *b, size_t i, const uint8
 {
     uint8_t(*blk)[PGKMS_GCM_BLOCK] = b->blocks[i];
     uint64_t aad_bits = (uint64_t)(aad1_len + aad2_len) * 8, ct_bits = (uint64_t)len * 8;
-    size_t aad_len = aad1_len + aad2_len, k = 0, r;
+    size_t k = 0, r;
     __m128i h, x, c;
 
-    if (b->aad_len != 0 && b->aad_len == aad_len && same_bytes(b->aad, aad1, aad1_len) &&
-        same_bytes(b->aad + aad1_len, aad2, aad2_len)) {
-        x = _mm_loadu_si128((const __m128i *)b->aad_hash);
-    } else {
-        int keep = aad_len <= AAD_KEPT_MAX;
-
-        b->aad_len = 0;
-        if (keep) {
-            memcpy(b->aad, aad1, aad1_len);
-            if (aad2_len > 0)
-                memcpy(b->aad + aad1_len, aad2, aad2_len);
-        }
-        x = ghash_aad(b->h, aad1, aad1_len, aad2, aad2_len);
-        if (keep) {
-            _mm_storeu_si128((__m128i *)b->aad_hash, x);
-            b->aad_len = aad_len;
-        }
-    }
+    x = aad_hash(&b->kept, b->h, aad1, aad1_len, aad2, aad2_len);
     /* From here to the tag nothing is called: hash key, state and key stream stay in registers. */
     h = load_block(b->h);
     for (; k + PGKMS_GCM_BLOCK <= len; k += PGKMS_GCM_BLOCK) {
@@ -255,6 +273,62 @@ GHASH_TARGET void pgkms_gcm_batch_seal(pgkms_gcm_batch *b, size_t i, const uint8
     pgkms_wipe(blk, sizeof(b->blocks[i]));
 }
 
+/*
+ * Opens like pgkms_gcm_batch_seal seals: one AES-256-ECB call makes E(K, J0) and the value's
+ * key stream, GHASH runs here, and the tag is compared in constant time (all 16 bytes, no
+ * early exit) before any plaintext is written.
+ */
+GHASH_TARGET pgkms_code pgkms_gcm_opener_open(pgkms_gcm_opener *o,
+                                              const uint8_t nonce[PGKMS_NONCE_LEN],
+                                              const uint8_t *aad1, size_t aad1_len,
+                                              const uint8_t *aad2, size_t aad2_len,
+                                              const uint8_t *ct, size_t len,
+                                              const uint8_t tag[PGKMS_GCM_BLOCK], uint8_t *pt)
+{
+    uint8_t blk[PGKMS_GCM_BATCH_BLOCKS][PGKMS_GCM_BLOCK];
+    uint64_t aad_bits = (uint64_t)(aad1_len + aad2_len) * 8, ct_bits = (uint64_t)len * 8;
+    int nblk = 1 + (int)((len + PGKMS_GCM_BLOCK - 1) / PGKMS_GCM_BLOCK), outl, equal;
+    size_t k = 0, r;
+    __m128i h, x, c;
+
+    if (len > PGKMS_GCM_BATCH_MAX)
+        return PGKMS_E_INTERNAL;
+    /* Counter blocks J0 = nonce || be32(1), then J0 + 1, ... */
+    for (int j = 0; j < nblk; j++) {
+        memcpy(blk[j], nonce, PGKMS_NONCE_LEN);
+        pgkms_store_be32(blk[j] + PGKMS_NONCE_LEN, 1 + (uint32_t)j);
+    }
+    if (!EVP_EncryptUpdate(o->ecb, blk[0], &outl, blk[0], nblk * PGKMS_GCM_BLOCK) ||
+        outl != nblk * PGKMS_GCM_BLOCK) {
+        pgkms_wipe(blk, sizeof(blk));
+        return PGKMS_E_INTERNAL;
+    }
+    x = aad_hash(&o->kept, o->h, aad1, aad1_len, aad2, aad2_len);
+    /* From here to the comparison nothing is called: the hash key and state stay in registers. */
+    h = load_block(o->h);
+    for (; k + PGKMS_GCM_BLOCK <= len; k += PGKMS_GCM_BLOCK)
+        x = gf_mul(_mm_xor_si128(x, load_block(ct + k)), h);
+    if ((r = len - k) > 0)
+        x = gf_mul(_mm_xor_si128(x, bswap_block(load_partial(ct + k, r))), h);
+    x = gf_mul(_mm_xor_si128(x, _mm_set_epi64x((long long)aad_bits, (long long)ct_bits)), h);
+    x = _mm_xor_si128(bswap_block(x), _mm_loadu_si128((const __m128i *)blk[0]));
+    equal = _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_loadu_si128((const __m128i *)tag))) == 0xffff;
+    if (equal) {
+        for (k = 0; k + PGKMS_GCM_BLOCK <= len; k += PGKMS_GCM_BLOCK)
+            _mm_storeu_si128(
+                (__m128i *)(pt + k),
+                _mm_xor_si128(_mm_loadu_si128((const __m128i *)(ct + k)),
+                              _mm_loadu_si128((const __m128i *)blk[1 + k / PGKMS_GCM_BLOCK])));
+        if (r > 0) {
+            c = _mm_xor_si128(load_partial(ct + k, r),
+                              _mm_loadu_si128((const __m128i *)blk[1 + k / PGKMS_GCM_BLOCK]));
+            store_partial(pt + k, c, r);
+        }
+    }
+    pgkms_wipe(blk, sizeof(blk));
+    return equal ? PGKMS_OK : PGKMS_E_AUTH_FAILED;
+}
+
 #else
 
 int pgkms_gcm_batch_supported(void)
@@ -272,27 +346,75 @@ void pgkms_gcm_batch_seal(pgkms_gcm_batch *b, size_t i, const uint8_t *aad1, siz
     abort();
 }
 
+/* Never reached either: openers are made only where batches are usable. */
+pgkms_code pgkms_gcm_opener_open(pgkms_gcm_opener *o, const uint8_t nonce[PGKMS_NONCE_LEN],
+                                 const uint8_t *aad1, size_t aad1_len, const uint8_t *aad2,
+                                 size_t aad2_len, const uint8_t *ct, size_t len,
+                                 const uint8_t tag[PGKMS_GCM_BLOCK], uint8_t *pt)
+{
+    (void)o, (void)nonce, (void)aad1, (void)aad1_len, (void)aad2, (void)aad2_len, (void)ct;
+    (void)len, (void)tag, (void)pt;
+    abort();
+}
+
 #endif
+
+/* Keys *ecb_ctx (new) with key and computes the hash key h = E(K, 0^128); 0 on failure. */
+static int key_ecb(EVP_CIPHER_CTX **ecb_ctx, const EVP_CIPHER *ecb,
+                   const uint8_t key[PGKMS_AES256_KEY_LEN], uint8_t h[PGKMS_GCM_BLOCK])
+{
+    static const uint8_t zero[PGKMS_GCM_BLOCK];
+    int outl;
+
+    *ecb_ctx = EVP_CIPHER_CTX_new();
+    return *ecb_ctx != NULL && EVP_EncryptInit_ex2(*ecb_ctx, ecb, key, NULL, NULL) &&
+           EVP_CIPHER_CTX_set_padding(*ecb_ctx, 0) &&
+           EVP_EncryptUpdate(*ecb_ctx, h, &outl, zero, sizeof(zero)) && outl == sizeof(zero);
+}
 
 pgkms_code pgkms_gcm_batch_new(pgkms_gcm_batch **out, const EVP_CIPHER *ecb,
                                const uint8_t key[PGKMS_AES256_KEY_LEN], pgkms_status *st)
 {
     pgkms_gcm_batch *b = pgkms_secure_alloc(sizeof(*b));
-    static const uint8_t zero[PGKMS_GCM_BLOCK];
-    int outl;
 
     *out = NULL;
     if (b == NULL)
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a nonce batch");
-    b->ecb = EVP_CIPHER_CTX_new();
-    if (b->ecb == NULL || !EVP_EncryptInit_ex2(b->ecb, ecb, key, NULL, NULL) ||
-        !EVP_CIPHER_CTX_set_padding(b->ecb, 0) ||
-        !EVP_EncryptUpdate(b->ecb, b->h, &outl, zero, sizeof(zero)) || outl != sizeof(zero)) {
+    if (!key_ecb(&b->ecb, ecb, key, b->h)) {
         pgkms_gcm_batch_free(b);
         return pgkms_fail(st, PGKMS_E_INTERNAL, "could not key AES-256-ECB");
     }
     *out = b;
     return PGKMS_OK;
+}
+
+pgkms_code pgkms_gcm_opener_new(pgkms_gcm_opener **out, const EVP_CIPHER *ecb,
+                                const uint8_t key[PGKMS_AES256_KEY_LEN], pgkms_status *st)
+{
+    pgkms_gcm_opener *o = pgkms_secure_alloc(sizeof(*o));
+
+    *out = NULL;
+    if (o == NULL)
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a data key");
+    if (!key_ecb(&o->ecb, ecb, key, o->h)) {
+        pgkms_gcm_opener_free(o);
+        return pgkms_fail(st, PGKMS_E_INTERNAL, "could not key AES-256-ECB");
+    }
+    *out = o;
+    return PGKMS_OK;
+}
+
+void pgkms_gcm_opener_free(pgkms_gcm_opener *o)
+{
+    if (o == NULL)
+        return;
+    EVP_CIPHER_CTX_free(o->ecb); /* OpenSSL cleanses the key schedule */
+    pgkms_secure_free(o, sizeof(*o));
+}
+
+void pgkms_gcm_opener_corrupt_for_test(pgkms_gcm_opener *o)
+{
+    o->h[0] ^= 0x80;
 }
 
 void pgkms_gcm_batch_free(pgkms_gcm_batch *b)
@@ -359,6 +481,39 @@ static const uint8_t KAT_CT_TAG[60 + 16] = {
     0x0f, 0x4e, 0x17, 0x68, 0xcd, 0xdf, 0x88, 0x53, 0xbb, 0x2d, 0x55, 0x1b};
 
 /*
+ * The known answer opened twice by an opener (the AAD split, then whole through the kept
+ * GHASH), and refused with one bit of the tag changed, writing nothing.
+ */
+static int known_answer_opens(const EVP_CIPHER *ecb)
+{
+    uint8_t pt[sizeof(KAT_PT)], tag[PGKMS_GCM_BLOCK], untouched[sizeof(KAT_PT)];
+    const uint8_t *ct = KAT_CT_TAG;
+    pgkms_gcm_opener *o;
+    int ok;
+
+    if (pgkms_gcm_opener_new(&o, ecb, KAT_KEY, NULL) != PGKMS_OK)
+        return 0;
+    memcpy(tag, KAT_CT_TAG + sizeof(KAT_PT), sizeof(tag));
+    ok = pgkms_gcm_opener_open(o, KAT_NONCE, KAT_AAD, 7, KAT_AAD + 7, sizeof(KAT_AAD) - 7, ct,
+                               sizeof(KAT_PT), tag, pt) == PGKMS_OK &&
+         CRYPTO_memcmp(pt, KAT_PT, sizeof(pt)) == 0;
+    memset(pt, 0, sizeof(pt));
+    ok = ok &&
+         pgkms_gcm_opener_open(o, KAT_NONCE, KAT_AAD, sizeof(KAT_AAD), NULL, 0, ct, sizeof(KAT_PT),
+                               tag, pt) == PGKMS_OK &&
+         CRYPTO_memcmp(pt, KAT_PT, sizeof(pt)) == 0;
+    tag[15] ^= 0x01;
+    memset(pt, 0x5a, sizeof(pt));
+    memcpy(untouched, pt, sizeof(pt));
+    ok = ok &&
+         pgkms_gcm_opener_open(o, KAT_NONCE, KAT_AAD, sizeof(KAT_AAD), NULL, 0, ct, sizeof(KAT_PT),
+                               tag, pt) == PGKMS_E_AUTH_FAILED &&
+         memcmp(pt, untouched, sizeof(pt)) == 0;
+    pgkms_gcm_opener_free(o);
+    return ok;
+}
+
+/*
  * The known answer sealed twice from one batch: the AAD split unevenly in two, then whole, so
  * that the second value takes the GHASH kept from the first.
  */
@@ -382,7 +537,7 @@ static int known_answer_passes(const EVP_CIPHER *ecb)
              CRYPTO_memcmp(out[1], KAT_CT_TAG, sizeof(KAT_CT_TAG)) == 0;
     }
     pgkms_gcm_batch_free(b);
-    return ok;
+    return ok && known_answer_opens(ecb);
 }
 
 static int from_default_provider(const EVP_CIPHER *c)

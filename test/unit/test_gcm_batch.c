@@ -106,6 +106,40 @@ static void check_fault_refused(pgkms_crypto *crypto)
     pgkms_sealer_cleanup(&s);
 }
 
+/*
+ * The opening counterpart: an opener whose hash key a fault changed, at a value that is checked
+ * against EVP, refuses it with an internal error and nothing written, and the sealer then opens
+ * through EVP alone. Unharmed, values open through openers and every 256th is checked.
+ */
+static void check_open_fault_refused(pgkms_crypto *crypto)
+{
+    static const uint8_t tmk[32] = {5};
+    pgkms_key_ref key = {{2, 4, 6, 8, 1, 3, 5, 7}, 1};
+    uint8_t pt[11] = {1, 3, 8}, out[11 + PGKMS_OVERHEAD], opened[11], zero[11] = {0};
+    pgkms_sealer s;
+    pgkms_envelope env;
+    pgkms_status st;
+
+    pgkms_sealer_init(&s, crypto);
+    CHECK(pgkms_sealer_seal(&s, &key, tmk, PGKMS_ALG_GCM_DATA, NULL, 0, pt, sizeof(pt), out,
+                            NULL) == PGKMS_OK);
+    CHECK(pgkms_format_parse(out, sizeof(out), &env, NULL) == PGKMS_OK);
+    CHECK(unopened(&s, &key, tmk, PGKMS_GCM_BATCH_N + 1, 11) == 0);
+    CHECK(s.open[0].opener != NULL && s.opens > PGKMS_GCM_BATCH_N && !s.open_off);
+    /* The sealer's own data key is in open[0]: make the next value one that is checked. */
+    s.opens = 2 * PGKMS_GCM_BATCH_N;
+    pgkms_gcm_opener_corrupt_for_test(s.open[0].opener);
+    memset(opened, 0xaa, sizeof(opened));
+    CHECK(pgkms_sealer_open(&s, &env, tmk, NULL, 0, opened, &st) == PGKMS_E_INTERNAL);
+    CHECK_MSG(strstr(st.detail, "differed from OpenSSL's") != NULL, "detail: %s", st.detail);
+    CHECK(memcmp(opened, zero, sizeof(zero)) == 0);
+    CHECK(s.open_off);
+    CHECK(unopened(&s, &key, tmk, PGKMS_GCM_BATCH_N + 1, 11) == 0);
+    CHECK(pgkms_sealer_open(&s, &env, tmk, NULL, 0, opened, NULL) == PGKMS_OK &&
+          memcmp(opened, pt, sizeof(pt)) == 0);
+    pgkms_sealer_cleanup(&s);
+}
+
 void test_gcm_batch(void)
 {
     pgkms_crypto crypto;
@@ -121,6 +155,7 @@ void test_gcm_batch(void)
     } else {
         CHECK(crypto.seal_batch); /* OpenSSL's default provider, known answer passed */
         check_fault_refused(&crypto);
+        check_open_fault_refused(&crypto);
     }
     check_round_trips(&crypto);
     pgkms_crypto_cleanup(&crypto);

@@ -20,6 +20,10 @@ pgkms_code pgkms_gcm_seal(EVP_CIPHER_CTX *ctx, const uint8_t *nonce, const uint8
                           size_t aad1_len, const uint8_t *aad2, size_t aad2_len, const uint8_t *pt,
                           size_t len, uint8_t *ct, uint8_t *tag, pgkms_status *st) PGKMS_MUST_CHECK;
 
+/* The detail of PGKMS_E_AUTH_FAILED, whichever GCM opened the value. */
+#define PGKMS_TAG_MISMATCH                                                                         \
+    "authentication tag does not match: wrong key or context, or the value was modified"
+
 /*
  * Opens into pt (len bytes). On any failure pt is wiped before returning, so no byte of
  * unauthenticated plaintext ever reaches the caller.

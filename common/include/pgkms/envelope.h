@@ -45,6 +45,7 @@ typedef struct pgkms_dek_slot {
     int in_use;
     uint64_t uses;
     EVP_CIPHER_CTX *ctx;
+    struct pgkms_gcm_opener *opener; /* opening slots where batches are usable (gcm_batch.h) */
 } pgkms_dek_slot;
 
 /*
@@ -66,6 +67,8 @@ typedef struct pgkms_sealer {
     int batch_ready;   /* batch holds the blocks of nonces[] */
     int batch_checked; /* a value of this batch was also sealed through EVP, alike */
     int batch_off;     /* a check differed: this sealer seals through EVP only */
+    uint64_t opens;    /* values opened through openers; every PGKMS_GCM_BATCH_N-th is checked */
+    int open_off;      /* a check differed: this sealer opens through EVP only */
 } pgkms_sealer;
 
 void pgkms_sealer_init(pgkms_sealer *s, const pgkms_crypto *crypto);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "pgkms/aead.h"
+#include "pgkms/format.h"
 #include "pgkms/status.h"
 
 #define PGKMS_GCM_BLOCK     16
@@ -59,5 +60,27 @@ void pgkms_gcm_batch_skip(pgkms_gcm_batch *b, size_t i);
 
 /* Tests only: flips a bit of the hash key, as a faulty CPU or memory could. */
 void pgkms_gcm_batch_corrupt_for_test(pgkms_gcm_batch *b);
+
+/*
+ * Opening values of up to PGKMS_GCM_BATCH_MAX bytes the same way: per value one AES-256-ECB
+ * call for E(K, J0) and the key stream, then GHASH and a constant-time tag comparison here,
+ * used where batches are (pgkms_gcm_batch_usable). One opener per data key, in wiped memory.
+ */
+typedef struct pgkms_gcm_opener pgkms_gcm_opener;
+
+pgkms_code pgkms_gcm_opener_new(pgkms_gcm_opener **out, const EVP_CIPHER *ecb,
+                                const uint8_t key[PGKMS_AES256_KEY_LEN],
+                                pgkms_status *st) PGKMS_MUST_CHECK;
+void pgkms_gcm_opener_free(pgkms_gcm_opener *o);
+/*
+ * Opens ct (len <= PGKMS_GCM_BATCH_MAX) under nonce with AAD aad1 || aad2 into pt: PGKMS_OK,
+ * PGKMS_E_AUTH_FAILED (the tag does not match; nothing written to pt) or PGKMS_E_INTERNAL.
+ */
+pgkms_code pgkms_gcm_opener_open(pgkms_gcm_opener *o, const uint8_t nonce[PGKMS_NONCE_LEN],
+                                 const uint8_t *aad1, size_t aad1_len, const uint8_t *aad2,
+                                 size_t aad2_len, const uint8_t *ct, size_t len,
+                                 const uint8_t tag[PGKMS_GCM_BLOCK], uint8_t *pt);
+/* Tests only: flips a bit of the opener's hash key. */
+void pgkms_gcm_opener_corrupt_for_test(pgkms_gcm_opener *o);
 
 #endif
