@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Sealing through the sealer's nonce batches: every length, context, batch boundary and change
- * of data key opens through EVP, and a changed bit fails (known answers: test_aead_kat.c). */
+/* Sealing through the sealer's nonce batches and opening through its openers: every length,
+ * context, batch boundary and change of data key round-trips (through EVP past 64 bytes), a
+ * changed bit fails, and faults are caught (known answers: test_aead_kat.c). */
 #include <stdlib.h>
 #include <string.h>
 

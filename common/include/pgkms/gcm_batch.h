@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * AES-256-GCM sealing of short values with the block cipher work done ahead, for a whole
- * batch of nonces at once: per value only an XOR and GHASH remain (docs/performance.md).
+ * batch of nonces at once: per value only an XOR and GHASH remain; and opening them with one
+ * AES-256-ECB call per value, then GHASH (docs/performance.md, docs/architecture.md).
  */
 #ifndef PGKMS_GCM_BATCH_H
 #define PGKMS_GCM_BATCH_H
