@@ -95,14 +95,15 @@ static pgkms_code parse_key(json_t *jk, size_t i, pgkms_key_record *rec, pgkms_s
         return bad(st, i, "versions must be an array, not empty for an Enabled key");
     rec->tenant = strdup(tenant);
     rec->alias = alias ? strdup(alias) : NULL;
-    rec->state = strdup(state);
     rec->created = created ? strdup(created) : NULL;
     rec->keyring_uri = keyring_uri ? strdup(keyring_uri) : NULL;
     rec->is_default = json_is_true(def);
     rec->current_version = (uint32_t)json_integer_value(cur);
     rec->versions = calloc(n ? n : 1, sizeof(pgkms_key_version));
-    if (rec->tenant == NULL || rec->state == NULL || rec->versions == NULL)
+    if (rec->tenant == NULL || rec->versions == NULL)
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
+    if ((rc = pgkms_key_record_set_state(rec, state, st)) != PGKMS_OK)
+        return rc;
     for (size_t k = 0; k < n; k++) {
         rec->nversions = k + 1;
         rc = parse_version(json_array_get(versions, k), i, &rec->versions[k], st);

@@ -79,7 +79,7 @@ pgkms_code pgkms_key_usable(const pgkms_key_record *rec, pgkms_status *st)
 {
     char kid[PGKMS_UUID_STR_LEN + 1];
 
-    if (strcmp(rec->state, "Enabled") == 0)
+    if (rec->enabled)
         return PGKMS_OK;
     pgkms_uuid_format(rec->key_id, kid);
     return pgkms_fail(st, PGKMS_E_KEY_STATE, "key %s of tenant \"%s\" is in state %s", kid,

@@ -141,11 +141,11 @@ static pgkms_code new_record(pgkms_root *root, const char *tenant, const uint8_t
     out->nversions = 1;
     pgkms_utc_now(now);
     out->tenant = strdup(tenant);
-    out->state = strdup("Enabled");
     out->created = strdup(now);
     out->is_default = is_default;
     out->current_version = version;
-    if (out->tenant == NULL || out->state == NULL || out->created == NULL) {
+    if (out->tenant == NULL || out->created == NULL ||
+        pgkms_key_record_set_state(out, "Enabled", NULL) != PGKMS_OK) {
         pgkms_key_record_free(out);
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
     }
@@ -244,6 +244,18 @@ void pgkms_key_record_free(pgkms_key_record *rec)
     memset(rec, 0, sizeof(*rec));
 }
 
+pgkms_code pgkms_key_record_set_state(pgkms_key_record *rec, const char *state, pgkms_status *st)
+{
+    char *copy = strdup(state);
+
+    if (copy == NULL)
+        return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory");
+    free(rec->state);
+    rec->state = copy;
+    rec->enabled = strcmp(state, "Enabled") == 0;
+    return PGKMS_OK;
+}
+
 static int dup_str(char **dst, const char *src)
 {
     *dst = NULL;
@@ -261,6 +273,7 @@ pgkms_code pgkms_key_record_copy(pgkms_key_record *dst, const pgkms_key_record *
     memset(dst, 0, sizeof(*dst));
     memcpy(dst->key_id, src->key_id, PGKMS_UUID_LEN);
     dst->is_default = src->is_default;
+    dst->enabled = src->enabled;
     dst->current_version = src->current_version;
     ok = dup_str(&dst->tenant, src->tenant) && dup_str(&dst->alias, src->alias) &&
          dup_str(&dst->state, src->state) && dup_str(&dst->created, src->created) &&

@@ -121,7 +121,8 @@ static void rows_to_keyring(pgkms_keyring *out, TimestampTz *expiry)
             rec.tenant = dup_value(row, desc, 2);
             rec.alias = dup_value(row, desc, 3);
             rec.is_default = strcmp(SPI_getvalue(row, desc, 4), "t") == 0;
-            rec.state = dup_value(row, desc, 5);
+            if (pgkms_key_record_set_state(&rec, SPI_getvalue(row, desc, 5), &st) != PGKMS_OK)
+                pgkms_ereport_status(&st);
             rec.current_version = (uint32_t)pg_strtoint32(SPI_getvalue(row, desc, 6));
             rec.created = dup_value(row, desc, 7);
             rec.keyring_uri = dup_value(row, desc, 14);

@@ -200,8 +200,8 @@ static void check_keyset_ttl(pgkms_root *root)
           memcmp(tmk, first, 32) == 0);
     CHECK(pgkms_keyset_material(&ks, r, 2, 1011, &tmk, &st) == PGKMS_E_KEY_NOT_FOUND);
     CHECK(pgkms_key_usable(r, &st) == PGKMS_OK);
-    free(ks.keys.keys[0].state);
-    ks.keys.keys[0].state = strdup("Disabled");
+    CHECK(pgkms_key_record_set_state(&ks.keys.keys[0], "Disabled", &st) == PGKMS_OK &&
+          !ks.keys.keys[0].enabled);
     CHECK(pgkms_key_usable(r, &st) == PGKMS_E_KEY_STATE && strstr(st.detail, "Disabled"));
     ks.root = NULL; /* owned by the caller here */
     pgkms_keyset_cleanup(&ks);

@@ -29,6 +29,7 @@ typedef struct pgkms_key_record {
     char *alias;    /* may be NULL */
     int is_default; /* the tenant's default key */
     char *state;    /* "Enabled", "Disabled", ... */
+    int enabled;    /* state is "Enabled": checked per value, without comparing strings */
     uint32_t current_version;
     char *created;
     /* The tenant's own keyring that protects this key (HYOK), as a URI; NULL: the root. */
@@ -71,6 +72,9 @@ pgkms_code pgkms_tenant_key_rewrap(pgkms_root *from, pgkms_root *to, const pgkms
 void pgkms_key_ref_of(const uint8_t key_id[PGKMS_UUID_LEN], uint32_t version, pgkms_key_ref *out);
 const pgkms_key_version *pgkms_key_record_version(const pgkms_key_record *rec, uint32_t version);
 void pgkms_key_record_free(pgkms_key_record *rec);
+/* Sets rec->state to a copy of state, and rec->enabled with it. */
+pgkms_code pgkms_key_record_set_state(pgkms_key_record *rec, const char *state,
+                                      pgkms_status *st) PGKMS_MUST_CHECK;
 pgkms_code pgkms_key_record_copy(pgkms_key_record *dst, const pgkms_key_record *src,
                                  pgkms_status *st) PGKMS_MUST_CHECK;
 /* ISO 8601 UTC now, "YYYY-MM-DDTHH:MM:SSZ". */
