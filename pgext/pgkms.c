@@ -50,6 +50,14 @@ static bool check_tenant(char **newval, void **extra, GucSource source)
     return true;
 }
 
+/* SET, RESET and their undoing at transaction end all pass here. */
+static void assign_tenant(const char *newval, void *extra)
+{
+    (void)newval;
+    (void)extra;
+    pgkms_resolve_epoch++;
+}
+
 /* Root or TTL changes apply to keys loaded afterwards: drop what is cached. */
 static void assign_root(const char *newval, void *extra)
 {
@@ -71,7 +79,8 @@ void _PG_init(void)
 {
     DefineCustomStringVariable("kms.tenant", "Tenant on whose behalf kms functions act.",
                                "Empty means unset: functions then need an explicit tenant.",
-                               &pgkms_guc_tenant, "", PGC_USERSET, 0, check_tenant, NULL, NULL);
+                               &pgkms_guc_tenant, "", PGC_USERSET, 0, check_tenant, assign_tenant,
+                               NULL);
     DefineCustomStringVariable(
         "kms.root_key",
         "Root keyring that wraps tenant keys, as a URI (file:/path, pkcs11:..., "
@@ -136,26 +145,20 @@ static const char *key_arg(FunctionCallInfo fcinfo, int argno)
     return NULL;
 }
 
-bytea *pgkms_seal(const char *acting, const char *key, const char *ctx, size_t ctx_len,
-                  const char *data, size_t len)
+static void check_plaintext_len(size_t len)
 {
-    pgkms_tenant_entry *e;
-    const char *tenant = acting, *owner;
-    uint8_t ref[PGKMS_KEY_REF_LEN];
-    size_t out_len = len + PGKMS_OVERHEAD;
-    bytea *out;
-
     if (len > MaxAllocSize - VARHDRSZ - PGKMS_OVERHEAD)
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                         errmsg("value of %zu bytes is too large to encrypt", len)));
-    pgkms_cache_flush_if_stale();
-    /* Another tenant's key, named by its id, encrypts only under a grant. */
-    if (key != NULL && (owner = pgkms_cache_key_owner(key, ref)) != NULL &&
-        strcmp(owner, tenant) != 0) {
-        pgkms_grants_require(ref, owner, tenant, PGKMS_OP_ENCRYPT, ctx, ctx_len);
-        tenant = owner;
-    }
-    e = pgkms_cache_tenant(tenant, key, true);
+}
+
+/* Encrypts (data, len) with the key selected in e, acting as tenant acting. */
+static bytea *seal_with_entry(pgkms_tenant_entry *e, const char *acting, const char *ctx,
+                              size_t ctx_len, const char *data, size_t len)
+{
+    size_t out_len = len + PGKMS_OVERHEAD;
+    bytea *out;
+
     if (!pgkms_set_context(e->enc, &e->enc_ctx_set, &e->enc_ctx, &e->enc_ctx_len, ctx, ctx_len))
         pgkms_ereport_ossl("could not set the encryption context");
     out = palloc(VARHDRSZ + out_len);
@@ -166,12 +169,63 @@ bytea *pgkms_seal(const char *acting, const char *key, const char *ctx, size_t c
     return out;
 }
 
+bytea *pgkms_seal(const char *acting, const char *key, const char *ctx, size_t ctx_len,
+                  const char *data, size_t len)
+{
+    const char *tenant = acting, *owner;
+    uint8_t ref[PGKMS_KEY_REF_LEN];
+
+    check_plaintext_len(len);
+    pgkms_cache_flush_if_stale();
+    /* Another tenant's key, named by its id, encrypts only under a grant. */
+    if (key != NULL && (owner = pgkms_cache_key_owner(key, ref)) != NULL &&
+        strcmp(owner, tenant) != 0) {
+        pgkms_grants_require(ref, owner, tenant, PGKMS_OP_ENCRYPT, ctx, ctx_len);
+        tenant = owner;
+    }
+    return seal_with_entry(pgkms_cache_tenant(tenant, key, true), acting, ctx, ctx_len, data,
+                           len);
+}
+
+/*
+ * What kms.tenant resolved to for a role: its default key, after the ACL check. Reused while
+ * pgkms_resolve_epoch and the role are unchanged, so that encrypting a column as kms.tenant
+ * costs each row two comparisons instead of the ACL check and the cache lookup.
+ */
+static struct {
+    uint64 epoch;
+    Oid role;
+    pgkms_tenant_entry *entry;
+} session_key;
+
+bytea *pgkms_seal_as_session(int tenant_argno, const char *ctx, size_t ctx_len, const char *data,
+                             size_t len)
+{
+    Oid role = GetUserId();
+
+    check_plaintext_len(len);
+    pgkms_cache_flush_if_stale(); /* a flush bumps the epoch */
+    if (session_key.entry == NULL || session_key.epoch != pgkms_resolve_epoch ||
+        session_key.role != role) {
+        /* Read first: whatever the resolution itself invalidates is seen next time. */
+        uint64 epoch = pgkms_resolve_epoch;
+
+        session_key.entry = NULL;
+        session_key.entry = pgkms_cache_tenant(acting_tenant(NULL, tenant_argno), NULL, true);
+        session_key.epoch = epoch;
+        session_key.role = role;
+    }
+    return seal_with_entry(session_key.entry, session_key.entry->tenant, ctx, ctx_len, data, len);
+}
+
 static Datum encrypt_bytes(FunctionCallInfo fcinfo, const char *data, size_t len)
 {
     const char *ctx;
     size_t ctx_len;
 
     context_arg(fcinfo, 2, &ctx, &ctx_len);
+    if ((PG_NARGS() <= 1 || PG_ARGISNULL(1)) && (PG_NARGS() <= 3 || PG_ARGISNULL(3)))
+        PG_RETURN_BYTEA_P(pgkms_seal_as_session(1, ctx, ctx_len, data, len));
     PG_RETURN_BYTEA_P(
         pgkms_seal(acting_tenant(fcinfo, 1), key_arg(fcinfo, 3), ctx, ctx_len, data, len));
 }

@@ -25,6 +25,7 @@ static char last_ok[PGKMS_TENANT_MAX + 1];
 void pgkms_acl_invalidate(void)
 {
     valid = false; /* safe inside an invalidation callback: the reload happens on next use */
+    pgkms_resolve_epoch++;
 }
 
 static bool listed(char **list, int n, const char *tenant)

@@ -38,6 +38,7 @@ static bool created_in_xact;
 static Oid keys_relid = InvalidOid;
 static pgkms_tenant_entry *last_tenant; /* most calls repeat the previous tenant */
 static TimestampTz next_expiry;         /* imported material expires: reload then (0: never) */
+uint64 pgkms_resolve_epoch;
 
 static void free_entry(pgkms_tenant_entry *e)
 {
@@ -65,6 +66,7 @@ static void flush(void)
     last_tenant = NULL;
     next_expiry = 0;
     stale = false;
+    pgkms_resolve_epoch++;
     pgkms_grants_reset();
 }
 
@@ -73,6 +75,7 @@ static void relcache_cb(Datum arg, Oid relid)
     (void)arg;
     if (relid == InvalidOid || (keys_relid != InvalidOid && relid == keys_relid)) {
         stale = true;
+        pgkms_resolve_epoch++;
         pgkms_acl_invalidate();
     }
 }
@@ -82,8 +85,10 @@ static void xact_cb(XactEvent event, void *arg)
 {
     (void)arg;
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
-        if (created_in_xact)
+        if (created_in_xact) {
             stale = true;
+            pgkms_resolve_epoch++;
+        }
         created_in_xact = false;
     } else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
                event == XACT_EVENT_PREPARE) {
@@ -133,6 +138,7 @@ static void ensure_tables(void)
 void pgkms_cache_mark_stale(void)
 {
     stale = true;
+    pgkms_resolve_epoch++;
 }
 
 void pgkms_cache_flush_if_stale(void)

@@ -40,6 +40,13 @@ typedef struct pgkms_tenant_entry {
 /* Encrypts (data, len) as tenant acting, under key (alias or id; NULL: default key). */
 bytea *pgkms_seal(const char *acting, const char *key, const char *ctx, size_t ctx_len,
                   const char *data, size_t len);
+/*
+ * Encrypts as kms.tenant with its default key (pgkms_seal(pgkms_session_tenant(), NULL, ...)),
+ * memoizing the resolution per role. tenant_argno: the SQL argument that would have named a
+ * tenant (for the hint when kms.tenant is unset), or -1.
+ */
+bytea *pgkms_seal_as_session(int tenant_argno, const char *ctx, size_t ctx_len, const char *data,
+                             size_t len);
 /* pgkms_search.c: deterministic encryption as tenant acting, default key, no context. */
 bytea *pgkms_seal_det(const char *acting, const char *data, size_t len);
 /* kms.tenant, checked against the current role (errors if unset or not allowed). */
@@ -65,6 +72,11 @@ bool pgkms_cache_key_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN],
                             char key_id[PGKMS_UUID_STR_LEN + 1], uint32_t *current_version);
 void pgkms_cache_flush_if_stale(void);
 void pgkms_cache_mark_stale(void);
+/*
+ * Bumped whenever what a tenant name resolves to may change: a cache flush or staleness, an
+ * ACL invalidation, an assignment of kms.tenant. Per-row shortcuts compare it.
+ */
+extern uint64 pgkms_resolve_epoch;
 int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_len,
                       const char *context, size_t context_len);
 

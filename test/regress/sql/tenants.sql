@@ -40,6 +40,48 @@ SELECT sqlstate_of($$SELECT kms.decrypt(v) FROM shared WHERE tenant = 'globex'$$
 -- Roles without rows are unrestricted; the administration functions are not for PUBLIC.
 SELECT sqlstate_of($$SELECT kms.allow_tenant('support_acme', 'globex')$$);
 RESET ROLE;
+-- kms.encrypt(v) keeps what kms.tenant resolved to from one value to the next. Whatever could
+-- change that is seen by the very next value: kms.tenant (set per row, or undone by ROLLBACK),
+-- the role, and the role's tenants.
+CREATE FUNCTION owner_of(v kms.encrypted) RETURNS text LANGUAGE sql AS
+  $$ SELECT tenant FROM kms.keys WHERE key_ref = substring(v::bytea FROM 5 FOR 8) $$;
+CREATE TABLE sealed_as (step int, v kms.encrypted);
+GRANT INSERT ON sealed_as TO support_acme;
+SET kms.tenant = 'acme';
+SELECT owner_of(kms.encrypt('a'));
+SET kms.tenant = 'globex';
+SELECT owner_of(kms.encrypt('g'));
+SELECT t, owner_of(e)
+  FROM (SELECT t, set_config('kms.tenant', t, false) AS s, kms.encrypt('x') AS e
+          FROM unnest(ARRAY['acme', 'globex', 'globex', 'acme']) WITH ORDINALITY u(t, n)
+         ORDER BY n) q;
+BEGIN;
+SET LOCAL kms.tenant = 'globex';
+SELECT owner_of(kms.encrypt('in the transaction'));
+ROLLBACK;
+SELECT owner_of(kms.encrypt('after ROLLBACK'));
+-- globex, set before SET ROLE, is refused to a role allowed only acme; acme works.
+SET kms.tenant = 'globex';
+SELECT owner_of(kms.encrypt('as the administrator'));
+SET ROLE support_acme;
+SELECT sqlstate_of($$INSERT INTO sealed_as VALUES (1, kms.encrypt('x'))$$);
+SET kms.tenant = 'acme';
+INSERT INTO sealed_as VALUES (2, kms.encrypt('x'));
+RESET ROLE;
+-- Allowed globex, then disallowed it again: each takes effect on the next value.
+SELECT kms.allow_tenant('support_acme', 'globex');
+SET ROLE support_acme;
+SET kms.tenant = 'globex';
+INSERT INTO sealed_as VALUES (3, kms.encrypt('x'));
+RESET ROLE;
+SELECT kms.disallow_tenant('support_acme', 'globex');
+SET ROLE support_acme;
+SELECT sqlstate_of($$INSERT INTO sealed_as VALUES (4, kms.encrypt('x'))$$);
+RESET ROLE;
+SELECT step, owner_of(v) FROM sealed_as ORDER BY step;
+DROP TABLE sealed_as;
+DROP FUNCTION owner_of(kms.encrypted);
+RESET kms.tenant;
 SELECT role_name, tenant FROM kms.role_tenants ORDER BY 1, 2;
 SELECT kms.disallow_tenant('support_acme', 'acme');
 DROP TABLE shared;
