@@ -183,8 +183,7 @@ bytea *pgkms_seal(const char *acting, const char *key, const char *ctx, size_t c
         pgkms_grants_require(ref, owner, tenant, PGKMS_OP_ENCRYPT, ctx, ctx_len);
         tenant = owner;
     }
-    return seal_with_entry(pgkms_cache_tenant(tenant, key, true), acting, ctx, ctx_len, data,
-                           len);
+    return seal_with_entry(pgkms_cache_tenant(tenant, key, true), acting, ctx, ctx_len, data, len);
 }
 
 /*
