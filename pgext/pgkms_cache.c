@@ -75,7 +75,6 @@ static void relcache_cb(Datum arg, Oid relid)
     (void)arg;
     if (relid == InvalidOid || (keys_relid != InvalidOid && relid == keys_relid)) {
         stale = true;
-        pgkms_resolve_epoch++;
         pgkms_acl_invalidate();
     }
 }
@@ -85,10 +84,8 @@ static void xact_cb(XactEvent event, void *arg)
 {
     (void)arg;
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
-        if (created_in_xact) {
+        if (created_in_xact)
             stale = true;
-            pgkms_resolve_epoch++;
-        }
         created_in_xact = false;
     } else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
                event == XACT_EVENT_PREPARE) {
@@ -138,7 +135,6 @@ static void ensure_tables(void)
 void pgkms_cache_mark_stale(void)
 {
     stale = true;
-    pgkms_resolve_epoch++;
 }
 
 void pgkms_cache_flush_if_stale(void)

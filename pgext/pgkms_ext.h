@@ -73,8 +73,9 @@ bool pgkms_cache_key_of_ref(const uint8_t ref[PGKMS_KEY_REF_LEN],
 void pgkms_cache_flush_if_stale(void);
 void pgkms_cache_mark_stale(void);
 /*
- * Bumped whenever what a tenant name resolves to may change: a cache flush or staleness, an
- * ACL invalidation, an assignment of kms.tenant. Per-row shortcuts compare it.
+ * Bumped whenever what kms.tenant resolves to may change: a cache flush, an ACL invalidation,
+ * an assignment of kms.tenant. Staleness reaches it through the flush: compare it only after
+ * pgkms_cache_flush_if_stale().
  */
 extern uint64 pgkms_resolve_epoch;
 int pgkms_set_context(EVP_PKEY_CTX *ctx, int *is_set, char **cur, size_t *cur_len,
