@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # make bench: pgkms beside pgcrypto and a no-crypto baseline on a throwaway cluster (docs/performance.md).
-#   BENCH_ROWS  values per dataset (default 1000000)    BENCH_REPS  runs per method (default 7)
+#   BENCH_ROWS  values per dataset (default 1000000)    BENCH_REPS  runs per method (default 9)
 #   BENCH_SHARED_BUFFERS  the server's shared_buffers (default 1GB)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 rows=${BENCH_ROWS:-1000000}
-reps=${BENCH_REPS:-7}
+reps=${BENCH_REPS:-9}
 shared_buffers=${BENCH_SHARED_BUFFERS:-1GB}
 [[ $rows =~ ^[1-9][0-9]*$ && $reps =~ ^[1-9][0-9]*$ ]] ||
     { echo "BENCH_ROWS and BENCH_REPS must be positive integers" >&2; exit 2; }
