@@ -138,10 +138,7 @@ BEGIN
                         ELSE format('INSERT INTO %s SELECT %s FROM %s',
                                     split_part(target, ' ', 1), expr, src) END ORDER BY ord)
     INTO methods, targets, queries FROM bench_method WHERE op = grp;
-  -- INSERT groups start with one untimed round (r = 0): in every full run their first two or
-  -- three rounds were 20-50% slower for every method, which put the median of 7 on the edge
-  -- between the slow and the steady runs (docs/performance.md).
-  FOR r IN CASE WHEN grp = 'insert' THEN 0 ELSE 1 END..reps LOOP
+  FOR r IN 1..reps LOOP
     FOR i IN 1..array_length(methods, 1) LOOP
       IF targets[i] <> '' THEN
         EXECUTE format('DROP TABLE IF EXISTS %s', split_part(targets[i], ' ', 1));
@@ -157,9 +154,7 @@ BEGIN
       EXECUTE format(queries[i], ds);
       COMMIT;
       elapsed := extract(epoch FROM clock_timestamp() - t0) * 1000;
-      IF r > 0 THEN
-        INSERT INTO bench_result VALUES (ds, grp, methods[i], r, elapsed, bench_cpu_ms() - c0);
-      END IF;
+      INSERT INTO bench_result VALUES (ds, grp, methods[i], r, elapsed, bench_cpu_ms() - c0);
       COMMIT;
     END LOOP;
   END LOOP;
