@@ -79,6 +79,37 @@ SET ROLE support_acme;
 SELECT sqlstate_of($$INSERT INTO sealed_as VALUES (4, kms.encrypt('x'))$$);
 RESET ROLE;
 SELECT step, owner_of(v) FROM sealed_as ORDER BY step;
+-- A default key created by a transaction or subtransaction that rolls back is gone: the next
+-- value creates and uses a key that is kept, and every kept value decrypts.
+CREATE TABLE kept (n int, v kms.encrypted);
+BEGIN;
+SET LOCAL kms.tenant = 'rb-top';
+INSERT INTO kept VALUES (0, kms.encrypt('rolled back'));
+ROLLBACK;
+SET kms.tenant = 'rb-top';
+INSERT INTO kept VALUES (1, kms.encrypt('after ROLLBACK'));
+BEGIN;
+SAVEPOINT s;
+SET LOCAL kms.tenant = 'rb-sp';
+INSERT INTO kept VALUES (0, kms.encrypt('rolled back'));
+ROLLBACK TO s;
+SET LOCAL kms.tenant = 'rb-sp';
+INSERT INTO kept VALUES (2, kms.encrypt('after ROLLBACK TO'));
+COMMIT;
+DO $$
+BEGIN
+  BEGIN
+    PERFORM kms.encrypt('rolled back', 'rb-block');
+    RAISE EXCEPTION 'undo';
+  EXCEPTION WHEN raise_exception THEN NULL;
+  END;
+  INSERT INTO kept VALUES (3, kms.encrypt('after the block', 'rb-block'));
+END $$;
+SELECT tenant, count(*) FROM kms.keys WHERE tenant LIKE 'rb-%' GROUP BY 1 ORDER BY 1;
+SELECT * FROM (SELECT n, set_config('kms.tenant', owner_of(v), false) AS tenant, kms.decrypt(v)
+                 FROM kept OFFSET 0) q
+ ORDER BY n;
+DROP TABLE kept;
 DROP TABLE sealed_as;
 DROP FUNCTION owner_of(kms.encrypted);
 RESET kms.tenant;
