@@ -253,6 +253,17 @@ static pgkms_code seal_with(EVP_CIPHER_CTX *ctx, pgkms_sealer *batch_of, size_t 
                           out + PGKMS_PREFIX_LEN, out + PGKMS_PREFIX_LEN + len, st);
 }
 
+/* Whether the data key s holds seals under key (after a fork it holds none). */
+static int holds_key(const pgkms_sealer *s, const pgkms_key_ref *key)
+{
+    return s->seal.in_use && same_key(&s->seal.key, key) && s->seal.uses < PGKMS_DEK_MAX_USES;
+}
+
+int pgkms_sealer_holds(const pgkms_sealer *s, const pgkms_key_ref *key)
+{
+    return s->fork_gen == pgkms_fork_generation() && holds_key(s, key);
+}
+
 pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const uint8_t *tmk,
                              uint8_t alg, const uint8_t *context, size_t context_len,
                              const uint8_t *pt, size_t len, uint8_t *out, pgkms_status *st)
@@ -262,9 +273,11 @@ pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const ui
     pgkms_code rc;
 
     renew_after_fork(s);
-    if (!s->seal.in_use || !same_key(&s->seal.key, key) || s->seal.uses >= PGKMS_DEK_MAX_USES) {
+    if (!holds_key(s, key)) {
         uint32_t dek_id;
 
+        if (tmk == NULL)
+            return pgkms_fail(st, PGKMS_E_INTERNAL, "no tenant key to derive a data key from");
         if (RAND_bytes_ex(s->crypto->libctx, (unsigned char *)&dek_id, sizeof(dek_id), 0) <= 0)
             return pgkms_fail(st, PGKMS_E_INTERNAL, "random number generator failed");
         /* The blocks of the nonces left belong to the old data key: a new batch is drawn. */

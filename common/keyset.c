@@ -134,12 +134,36 @@ static pgkms_code keyring_of(pgkms_keyset *ks, const pgkms_key_record *rec,
     return PGKMS_OK;
 }
 
+/* The slot of (rec, version), NULL if none. */
+static pgkms_unwrapped *slot_of(const pgkms_keyset *ks, const pgkms_key_record *rec,
+                                uint32_t version)
+{
+    pgkms_key_ref ref;
+
+    pgkms_key_ref_of(rec->key_id, version, &ref);
+    for (size_t i = 0; i < ks->nslots; i++)
+        if (memcmp(&ks->slots[i].ref, &ref, sizeof(ref)) == 0)
+            return &ks->slots[i];
+    return NULL;
+}
+
+/* A slot is fresh for half the TTL: the other half bridges a root that does not answer. */
+static time_t fresh_until(const pgkms_keyset *ks, const pgkms_unwrapped *slot)
+{
+    return slot != NULL && slot->valid ? slot->loaded_at + (ks->ttl + 1) / 2 : 0;
+}
+
+time_t pgkms_keyset_fresh_until(const pgkms_keyset *ks, const pgkms_key_record *rec,
+                                uint32_t version)
+{
+    return fresh_until(ks, slot_of(ks, rec, version));
+}
+
 pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, uint32_t version,
                                  time_t now, const uint8_t **tmk, pgkms_status *st)
 {
     const pgkms_key_version *v = pgkms_key_record_version(rec, version);
-    pgkms_unwrapped *slot = NULL;
-    pgkms_key_ref ref;
+    pgkms_unwrapped *slot;
     pgkms_code rc;
 
     *tmk = NULL;
@@ -149,11 +173,8 @@ pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, 
         pgkms_uuid_format(rec->key_id, kid);
         return pgkms_fail(st, PGKMS_E_KEY_NOT_FOUND, "key %s has no version %u", kid, version);
     }
-    pgkms_key_ref_of(rec->key_id, version, &ref);
-    for (size_t i = 0; i < ks->nslots; i++)
-        if (memcmp(&ks->slots[i].ref, &ref, sizeof(ref)) == 0)
-            slot = &ks->slots[i];
-    if (slot != NULL && slot->valid && now - slot->loaded_at < (ks->ttl + 1) / 2) {
+    slot = slot_of(ks, rec, version);
+    if (now < fresh_until(ks, slot)) {
         *tmk = slot->tmk;
         return PGKMS_OK;
     }
@@ -165,7 +186,7 @@ pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, 
         ks->slots = slots;
         slot = &ks->slots[ks->nslots++];
         memset(slot, 0, sizeof(*slot));
-        slot->ref = ref;
+        pgkms_key_ref_of(rec->key_id, version, &slot->ref);
     }
     if (slot->tmk == NULL && (slot->tmk = pgkms_secure_alloc(PGKMS_TMK_LEN)) == NULL)
         return pgkms_fail(st, PGKMS_E_NO_MEMORY, "out of memory for a tenant key");

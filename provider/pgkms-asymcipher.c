@@ -33,6 +33,9 @@ typedef struct cipher_ctx {
     int canonical; /* kms-canonical: blind index of the canonical form of the value */
     int sealer_ready;
     pgkms_sealer sealer;
+    /* The key and version data was last sealed under, and until when that is known good. */
+    pgkms_key_ref recent;
+    time_t recent_until;
     pgkms_searcher searcher;
 } cipher_ctx;
 
@@ -77,6 +80,7 @@ static int ac_init(void *vctx, void *keydata, const OSSL_PARAM params[])
         return 0;
     }
     c->key = key;
+    c->recent_until = 0;
     return ac_set_ctx_params(c, params);
 }
 
@@ -226,6 +230,17 @@ static int ac_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
     }
     if ((go = begin(c, out, outlen, outsize, encrypt_len(c, inlen))) != BEGIN_GO)
         return go == BEGIN_SIZE_ONLY;
+    if (c->op == OP_DATA && pgkms_monotonic_now() < c->recent_until &&
+        pgkms_sealer_holds(&c->sealer, &c->recent)) {
+        /*
+         * The same key as the last value, its material still fresh, its data key held: the
+         * path below would reach the same key and version (a loaded key's records never
+         * change) and not read the material, so neither the lock nor the keyset is needed.
+         */
+        rc = pgkms_sealer_seal(&c->sealer, &c->recent, NULL, PGKMS_ALG_GCM_DATA, c->context,
+                               c->context_len, in, inlen, out, &st);
+        goto sealed;
+    }
     if (!CRYPTO_THREAD_write_lock(key->lock))
         return 0;
     rec = pgkms_keyset_selected(&key->ks);
@@ -254,9 +269,14 @@ static int ac_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t out
             rc = pgkms_sealer_seal(&c->sealer, &ref, tmk,
                                    c->op == OP_WRAP ? PGKMS_ALG_GCM_KEYWRAP : PGKMS_ALG_GCM_DATA,
                                    c->context, c->context_len, in, inlen, out, &st);
+            if (rc == PGKMS_OK && c->op == OP_DATA) {
+                c->recent = ref;
+                c->recent_until = pgkms_keyset_fresh_until(&key->ks, rec, version);
+            }
         }
     }
     CRYPTO_THREAD_unlock(key->lock);
+sealed:
     if (rc != PGKMS_OK) {
         pgkms_prov_raise(c->provctx, &st);
         return 0;

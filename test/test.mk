@@ -3,10 +3,10 @@
 
 UNIT_SRC := $(wildcard test/unit/*.c)
 
-$(B)/test/unit-tests: $(UNIT_SRC) test/unit/harness.h $(B)/libpgkms.a
+$(B)/test/unit-tests: $(UNIT_SRC) test/unit/harness.h $(B)/libpgkms-provider.a $(B)/libpgkms.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -Icommon/include -D_GNU_SOURCE -o $@ $(UNIT_SRC) \
-	    $(B)/libpgkms.a $(LIBS)
+	    $(B)/libpgkms-provider.a $(B)/libpgkms.a $(LIBS)
 
 # Drives the PKCS#11 root where the CLI cannot (fork, threads, outage): test/peers/pkcs11.sh.
 $(B)/test/pkcs11-check: test/peers/pkcs11_check.c $(B)/libpgkms.a

@@ -69,6 +69,7 @@ static const struct {
     {"kmip", test_kmip},
     {"gcm_batch", test_gcm_batch},
     {"barbican", test_barbican},
+    {"provider_cache", test_provider_cache},
 };
 
 int main(int argc, char **argv)

@@ -51,5 +51,6 @@ void test_sigv4(void);
 void test_kms_roots(void);
 void test_kmip(void);
 void test_barbican(void);
+void test_provider_cache(void);
 
 #endif

@@ -77,12 +77,16 @@ void pgkms_sealer_cleanup(pgkms_sealer *s);
 
 /*
  * Seals pt under (key, tmk) with algorithm alg; out must hold len + PGKMS_OVERHEAD bytes.
- * context (may be NULL/0) is authenticated but not stored.
+ * context (may be NULL/0) is authenticated but not stored. tmk may be NULL when
+ * pgkms_sealer_holds(s, key): it is read only to derive a data key.
  */
 pgkms_code pgkms_sealer_seal(pgkms_sealer *s, const pgkms_key_ref *key, const uint8_t *tmk,
                              uint8_t alg, const uint8_t *context, size_t context_len,
                              const uint8_t *pt, size_t len, uint8_t *out,
                              pgkms_status *st) PGKMS_MUST_CHECK;
+
+/* Whether s seals under key with the data key it already holds, so without reading tmk. */
+int pgkms_sealer_holds(const pgkms_sealer *s, const pgkms_key_ref *key);
 
 /* Opens a parsed randomized value (algorithm 1 or 2; deterministic values are opened by
  * pgkms_det_open) whose key is (env->key_ref, env->key_version) = tmk; pt gets

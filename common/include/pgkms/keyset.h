@@ -60,6 +60,12 @@ pgkms_code pgkms_keyset_material(pgkms_keyset *ks, const pgkms_key_record *rec, 
                                  time_t now, const uint8_t **tmk,
                                  pgkms_status *st) PGKMS_MUST_CHECK;
 /*
+ * Until when (same clock) pgkms_keyset_material() returns the material of (rec, version) it
+ * holds without asking the root again: any now before the returned time. 0 if none is held.
+ */
+time_t pgkms_keyset_fresh_until(const pgkms_keyset *ks, const pgkms_key_record *rec,
+                                uint32_t version);
+/*
  * Called after every unwrap through the root, successful (st->code PGKMS_OK) or not, for an
  * audit trail. One per process; NULL (the default) for none. It must not fail or block.
  */
