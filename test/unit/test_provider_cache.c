@@ -46,21 +46,23 @@ static EVP_PKEY *new_tenant_key(OSSL_LIB_CTX *lib, const char *root_uri, int ttl
         OSSL_PARAM_construct_int(PGKMS_PARAM_ROOT_CREATE, &create),
         OSSL_PARAM_construct_end(),
     };
-    OSSL_PARAM load_params[] = {
-        OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_TENANT, (char *)"acme", 0),
-        OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_KEYRING, json, 0),
-        OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_ROOT_KEY, (char *)root_uri, 0),
-        OSSL_PARAM_construct_int(PGKMS_PARAM_CACHE_TTL, &ttl),
-        OSSL_PARAM_construct_end(),
-    };
+    OSSL_PARAM load_params[5];
 
-    if (gen != NULL && EVP_PKEY_keygen_init(gen) > 0 &&
-        EVP_PKEY_CTX_set_params(gen, gen_params) > 0 && EVP_PKEY_generate(gen, &made) > 0 &&
-        EVP_PKEY_get_utf8_string_param(made, PGKMS_PARAM_KEYRING, json, sizeof(json), &json_len) &&
-        (from = EVP_PKEY_CTX_new_from_name(lib, PGKMS_KEY_TYPE, NULL)) != NULL &&
-        EVP_PKEY_fromdata_init(from) > 0 &&
+    if (gen == NULL || EVP_PKEY_keygen_init(gen) <= 0 ||
+        EVP_PKEY_CTX_set_params(gen, gen_params) <= 0 || EVP_PKEY_generate(gen, &made) <= 0 ||
+        !EVP_PKEY_get_utf8_string_param(made, PGKMS_PARAM_KEYRING, json, sizeof(json), &json_len))
+        goto done;
+    /* The record generated, loaded as a keyring holding it. */
+    load_params[0] = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_TENANT, (char *)"acme", 0);
+    load_params[1] = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_KEYRING, json, json_len);
+    load_params[2] = OSSL_PARAM_construct_utf8_string(PGKMS_PARAM_ROOT_KEY, (char *)root_uri, 0);
+    load_params[3] = OSSL_PARAM_construct_int(PGKMS_PARAM_CACHE_TTL, &ttl);
+    load_params[4] = OSSL_PARAM_construct_end();
+    if ((from = EVP_PKEY_CTX_new_from_name(lib, PGKMS_KEY_TYPE, NULL)) == NULL ||
+        EVP_PKEY_fromdata_init(from) <= 0 ||
         EVP_PKEY_fromdata(from, &key, EVP_PKEY_KEYPAIR, load_params) <= 0)
         key = NULL;
+done:
     EVP_PKEY_CTX_free(from);
     EVP_PKEY_free(made);
     EVP_PKEY_CTX_free(gen);
