@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # make bench: pgkms beside pgcrypto and a no-crypto baseline on a throwaway cluster (docs/performance.md).
 #   BENCH_ROWS  values per dataset (default 1000000)    BENCH_REPS  runs per method (default 9)
-#   BENCH_SHARED_BUFFERS  the server's shared_buffers (default 1GB)
+#   BENCH_SHARED_BUFFERS  the server's shared_buffers (default 2GB)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 rows=${BENCH_ROWS:-1000000}
 reps=${BENCH_REPS:-9}
-shared_buffers=${BENCH_SHARED_BUFFERS:-1GB}
+shared_buffers=${BENCH_SHARED_BUFFERS:-2GB}
 [[ $rows =~ ^[1-9][0-9]*$ && $reps =~ ^[1-9][0-9]*$ ]] ||
     { echo "BENCH_ROWS and BENCH_REPS must be positive integers" >&2; exit 2; }
 bindir=$(pg_config --bindir)
@@ -35,7 +35,9 @@ scripts/pg-cluster.sh start "$dir"
 . "$dir/env"
 
 # A root key outside the data directory (no development-root warning); shared buffers that
-# hold every table of the run; no checkpoint but the ones taken before each INSERT run.
+# hold every table of the run (with 1M values, 1.7 GB at the end, the most at any time; the
+# report shows both), so that no INSERT evicts a table another run reads; no checkpoint but
+# the ones taken before each INSERT run.
 openssl rand -hex 32 >"$dir/root.key"
 chmod 600 "$dir/root.key"
 if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir/root.key"; fi
@@ -64,7 +66,10 @@ mkdir -p bench/results
     echo "- machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)," \
         "$(free -g | awk '/^Mem:/ {print $2}') GB RAM"
     echo "- $("$bindir/postgres" --version), $(openssl version | cut -d' ' -f1-2), pgkms $commit"
-    echo "- server: shared_buffers $(psql -X -Atc 'SHOW shared_buffers'), fsync off," \
+    echo "- server: shared_buffers $(psql -X -Atc 'SHOW shared_buffers') (tables and indexes at" \
+        "the end: $(psql -X -Atc "SELECT pg_size_pretty(sum(pg_total_relation_size(oid)))
+                                  FROM pg_class WHERE relkind = 'r' AND relnamespace <> ALL
+                                  (ARRAY['pg_catalog', 'information_schema']::regnamespace[])")), fsync off," \
         "jit off, no parallel workers"
     echo "- load average (1/5/15 min) before: $load_before; after: $load_after"
     echo "- bench time: $((SECONDS - start)) s (cluster, data, checks and timed runs)"
