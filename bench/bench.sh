@@ -35,7 +35,7 @@ scripts/pg-cluster.sh start "$dir"
 . "$dir/env"
 
 # A root key outside the data directory (no development-root warning); shared buffers that
-# hold every table of the run (with 1M values, 1.7 GB at the end, the most at any time; the
+# hold every table of the run (with 1M values, 1,656 MB at the end, the most at any time; the
 # report shows both), so that no INSERT evicts a table another run reads; no checkpoint but
 # the ones taken before each INSERT run.
 openssl rand -hex 32 >"$dir/root.key"
